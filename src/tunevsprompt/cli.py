@@ -1,0 +1,165 @@
+"""The `tvp` command. Parses, delegates to the library, maps errors to exit codes:
+0 ok, 2 bad suite or usage, 3 runtime failure."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from tunevsprompt import __version__
+from tunevsprompt.errors import RunError, SuiteError
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _run_guarded(debug: bool, action: Callable[[], None]) -> None:
+    """Run an action; known errors become messages and exit codes (tracebacks with --debug)."""
+    from tunevsprompt.generation.errors import GeneratorError
+
+    try:
+        action()
+    except SuiteError as exc:
+        _fail(f"error: the suite is invalid\n{exc}", EXIT_USAGE)
+    except (RunError, GeneratorError) as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(f"error: {exc}", EXIT_RUNTIME)
+    except KeyboardInterrupt:
+        _fail(
+            "interrupted: finished examples are cached; run the same command again to resume", 130
+        )
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(
+            f"error: unexpected failure: {type(exc).__name__}: {exc} "
+            "(rerun with --debug for a traceback)",
+            EXIT_RUNTIME,
+        )
+
+
+def _csv_list(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter("give at least one arm name, e.g. --arms zero-shot,few-shot")
+    return names
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tvp")
+def main() -> None:
+    """Prompt it, retrieve for it, or fine-tune it? Measure the arms, then decide."""
+
+
+@main.command()
+@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def validate(suite: Path, debug: bool) -> None:
+    """Check SUITE (schema, arms, data files and fields) without loading any model."""
+    from tunevsprompt.data import load_task_data
+    from tunevsprompt.suite_loader import load_suite
+
+    def action() -> None:
+        loaded = load_suite(suite)
+        data = load_task_data(loaded)
+        sizes = data.provenance["sampled"]
+        click.echo(
+            f"{suite}: ok ({len(loaded.arms)} arms: {', '.join(a.name for a in loaded.arms)}; "
+            f"train {sizes['train']}, dev {sizes['dev']}, test {sizes['test']} after sampling caps)"
+        )
+
+    _run_guarded(debug, action)
+
+
+@main.command()
+def schema() -> None:
+    """Print the suite file's JSON schema (for editors), arm types included."""
+    from tunevsprompt.schema import suite_json_schema
+
+    click.echo(json.dumps(suite_json_schema(), indent=2))
+
+
+@main.command()
+@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--arms", callback=_csv_list, help="Comma-separated arm names to run (default: all).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Evaluate on at most N test examples (stratified)."
+)
+@click.option(
+    "--train-limit", type=click.IntRange(min=1), help="Use at most N train examples (stratified)."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder (default: reports/<suite>/<timestamp>/). Rerun with the same --out to resume.",
+)
+@click.option("--device", help="Override model.device: auto, cpu, cuda, cuda:N.")
+@click.option(
+    "--no-cache", is_flag=True, help="Recompute every prediction instead of reusing cached ones."
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Cache folder (default: $TVP_CACHE_DIR or ~/.cache/tunevsprompt).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def compare(
+    suite: Path,
+    arms: list[str] | None,
+    limit: int | None,
+    train_limit: int | None,
+    out: Path | None,
+    device: str | None,
+    no_cache: bool,
+    cache_dir: Path | None,
+    debug: bool,
+) -> None:
+    """Run the arms of SUITE and write results.json, samples.jsonl and report.md."""
+    from tunevsprompt.console import ConsoleObserver, summary_table
+    from tunevsprompt.runner import RunOptions, run_compare
+    from tunevsprompt.suite_loader import load_suite
+
+    observer = ConsoleObserver()
+
+    def action() -> None:
+        loaded = load_suite(suite)
+        options = RunOptions(arms, limit, train_limit, out, device, not no_cache, cache_dir)
+        try:
+            run_dir = run_compare(loaded, options, observer)
+        finally:
+            observer.close()
+        results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+        observer.console.print(summary_table(results))
+        observer.console.print(f"run folder: {run_dir}")
+
+    _run_guarded(debug, action)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def report(run_dir: Path) -> None:
+    """Re-render report.md from RUN_DIR/results.json."""
+    from tunevsprompt.report.markdown import render_markdown
+    from tunevsprompt.store import write_text_atomic
+
+    results_path = run_dir / "results.json"
+    if not results_path.exists():
+        _fail(f"error: {results_path} not found: is {run_dir} a run folder?", EXIT_USAGE)
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    write_text_atomic(run_dir / "report.md", render_markdown(results))
+    click.echo(str(run_dir / "report.md"))

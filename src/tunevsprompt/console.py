@@ -1,0 +1,107 @@
+"""Progress and summaries: rich when attached to a terminal, plain lines in CI and pipes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+def use_plain_output() -> bool:
+    return bool(os.environ.get("CI")) or not sys.stderr.isatty()
+
+
+def _ci_text(figure: dict[str, Any]) -> str:
+    lo, hi = figure["ci95"]
+    return f"{figure['value']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+class ConsoleObserver:
+    """RunObserver that prints progress to stderr."""
+
+    def __init__(self, plain: bool | None = None):
+        self.plain = use_plain_output() if plain is None else plain
+        self.console = Console(stderr=True, highlight=False, markup=False, no_color=self.plain)
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._name = ""
+        self._done = 0
+        self._total = 0
+
+    def message(self, text: str) -> None:
+        self.console.print(text)
+
+    def arm_started(self, name: str, total: int) -> None:
+        self._name, self._done, self._total = name, 0, total
+        if self.plain:
+            self.console.print(f"[{name}] started: {total} examples")
+            return
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(name, total=total)
+
+    def advanced(self, count: int) -> None:
+        self._done += count
+        if self._progress is not None:
+            self._progress.advance(self._task, count)
+        elif self.plain and (
+            self._done == self._total or self._done % max(self._total // 10, 1) < count
+        ):
+            self.console.print(f"[{self._name}] {self._done}/{self._total}")
+
+    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        latency = record.get("latency_ms") or {}
+        how = "reused from this run folder" if reused else "done"
+        self.console.print(
+            f"[{name}] {how}: {record['quality']['metric']} {_ci_text(record['quality'])}, "
+            f"p50 {latency.get('p50', '–')} ms, {record.get('throughput_eps')} ex/s"
+        )
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def summary_table(results: dict[str, Any]) -> Table:
+    table = Table(title=f"{results['suite']} ({results['run_id']})")
+    for column in (
+        "arm",
+        "type",
+        "n",
+        results["task"]["primary_metric"] + " [95% CI]",
+        "p50 ms",
+        "p95 ms",
+        "ex/s",
+        "tok in/out",
+        "parse fail",
+    ):
+        table.add_column(column)
+    for name, arm in results["arms"].items():
+        latency = arm.get("latency_ms") or {}
+        table.add_row(
+            name,
+            arm["type"],
+            str(arm["n"]),
+            _ci_text(arm["quality"]),
+            str(latency.get("p50", "–")),
+            str(latency.get("p95", "–")),
+            str(arm.get("throughput_eps")),
+            f"{arm['tokens']['input_mean']:.0f}/{arm['tokens']['output_mean']:.1f}",
+            f"{100 * arm['parse_failure_rate']:.1f}%",
+        )
+    return table

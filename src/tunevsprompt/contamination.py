@@ -1,0 +1,37 @@
+"""Overlap between texts the arms can see and the test set: exact and 13-gram."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tunevsprompt.metrics import normalise_answer
+from tunevsprompt.types import Example
+
+NGRAM = 13
+
+
+def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = normalise_answer(text).split()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def overlap(test: Sequence[Example], seen_texts: Iterable[str], n: int = NGRAM) -> dict[str, Any]:
+    """How many test inputs appear verbatim (after normalisation) among ``seen_texts``, and how
+    many share at least one word ``n``-gram with them."""
+    seen = list(seen_texts)
+    exact_pool = {normalise_answer(t) for t in seen}
+    gram_pool: set[tuple[str, ...]] = set()
+    for text in seen:
+        gram_pool |= _ngrams(text, n)
+    exact = sum(normalise_answer(e.input) in exact_pool for e in test)
+    shared = sum(bool(_ngrams(e.input, n) & gram_pool) for e in test)
+    total = max(len(test), 1)
+    return {
+        "source_texts": len(seen),
+        "test_examples": len(test),
+        "exact": exact,
+        "exact_fraction": exact / total,
+        f"ngram{n}": shared,
+        f"ngram{n}_fraction": shared / total,
+    }

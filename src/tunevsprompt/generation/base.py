@@ -1,0 +1,50 @@
+"""The generator Protocol: ``generate`` and ``score``, nothing else is needed by arms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from tunevsprompt.types import Generation, Prompt, Scores
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """Decoding for ``generate``. Greedy unless ``temperature`` > 0."""
+
+    max_new_tokens: int = 32
+    temperature: float = 0.0
+    batch_size: int = 8
+
+    def cache_key(self) -> dict[str, object]:
+        # batch_size does not change greedy outputs, so it is not part of the cache key.
+        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A text model behind two calls.
+
+    ``generate`` decodes batches of prompts (left-padded, chat template applied when the model
+    has one). ``score`` returns the log-likelihood of each continuation after one prompt,
+    including the end-of-turn token, sharing the prompt's computation across continuations.
+    """
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity of weights + tokenizer, used in prediction cache keys."""
+        ...
+
+    @property
+    def device(self) -> str:
+        """Where the model runs, e.g. ``cpu`` or ``cuda:0``."""
+        ...
+
+    def generate(
+        self, prompts: Sequence[Prompt], settings: DecodingSettings
+    ) -> list[Generation]: ...
+
+    def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores: ...
+
+    def count_tokens(self, text: str) -> int: ...

@@ -1,0 +1,121 @@
+"""A Generator wrapper that answers from the prediction cache and stores what it computes."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+from tunevsprompt.generation.base import DecodingSettings, Generator
+from tunevsprompt.store import PredictionCache, content_key
+from tunevsprompt.types import Generation, Prompt, Scores
+
+
+@dataclass
+class CallStats:
+    """What one arm's pass cost. ``compute_s`` includes the recorded compute time of cached
+    answers, so throughput stays comparable between a fresh run and a resumed one."""
+
+    computed: int = 0
+    cached: int = 0
+    compute_s: float = 0.0
+
+
+def _prompt_payload(prompt: Prompt) -> list[list[str]]:
+    return [[m.role, m.content] for m in prompt]
+
+
+class CachingGenerator:
+    """Implements the Generator Protocol over another generator and a PredictionCache."""
+
+    def __init__(self, inner: Generator, cache: PredictionCache):
+        self.inner = inner
+        self.cache = cache
+        self.stats = CallStats()
+        self._bypass = False
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    @property
+    def device(self) -> str:
+        return self.inner.device
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    @contextlib.contextmanager
+    def bypass(self) -> Iterator[None]:
+        """Neither read nor write the cache (latency timing must run the model)."""
+        self._bypass, saved = True, self._bypass
+        try:
+            yield
+        finally:
+            self._bypass = saved
+
+    def reset_stats(self) -> CallStats:
+        stats, self.stats = self.stats, CallStats()
+        return stats
+
+    def generate(self, prompts: Sequence[Prompt], settings: DecodingSettings) -> list[Generation]:
+        if self._bypass:
+            return self.inner.generate(prompts, settings)
+        keys = [
+            content_key(
+                {
+                    "op": "generate",
+                    "model": self.fingerprint,
+                    "prompt": _prompt_payload(p),
+                    "decoding": settings.cache_key(),
+                }
+            )
+            for p in prompts
+        ]
+        results: list[Generation | None] = []
+        for key in keys:
+            hit = self.cache.get(key)
+            results.append(Generation(**hit["result"]) if hit else None)
+            if hit:
+                self.stats.cached += 1
+                self.stats.compute_s += hit["compute_s"]
+        missing = [i for i, r in enumerate(results) if r is None]
+        for start in range(0, len(missing), settings.batch_size):
+            chunk = missing[start : start + settings.batch_size]
+            began = time.perf_counter()
+            fresh = self.inner.generate([prompts[i] for i in chunk], settings)
+            per_item = (time.perf_counter() - began) / len(chunk)
+            self.cache.put_many(
+                (keys[i], {"result": asdict(g), "compute_s": per_item})
+                for i, g in zip(chunk, fresh, strict=True)
+            )
+            for i, g in zip(chunk, fresh, strict=True):
+                results[i] = g
+            self.stats.computed += len(chunk)
+            self.stats.compute_s += per_item * len(chunk)
+        return [r for r in results if r is not None]
+
+    def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores:
+        if self._bypass:
+            return self.inner.score(prompt, continuations)
+        key = content_key(
+            {
+                "op": "score",
+                "model": self.fingerprint,
+                "prompt": _prompt_payload(prompt),
+                "continuations": list(continuations),
+            }
+        )
+        hit = self.cache.get(key)
+        if hit:
+            self.stats.cached += 1
+            self.stats.compute_s += hit["compute_s"]
+            return Scores(**hit["result"])
+        began = time.perf_counter()
+        scores = self.inner.score(prompt, continuations)
+        elapsed = time.perf_counter() - began
+        self.cache.put_many([(key, {"result": asdict(scores), "compute_s": elapsed})])
+        self.stats.computed += 1
+        self.stats.compute_s += elapsed
+        return scores

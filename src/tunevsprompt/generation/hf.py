@@ -1,0 +1,274 @@
+"""The local transformers generator: batched greedy/sampled decoding and packed rank scoring.
+
+torch and transformers are imported inside functions so that importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tunevsprompt.generation.base import DecodingSettings
+from tunevsprompt.generation.device import resolve_device, resolve_dtype
+from tunevsprompt.generation.errors import GeneratorError
+from tunevsprompt.generation.model_source import ModelSpec, ResolvedModel, offline, resolve_model
+from tunevsprompt.generation.packing import pack_continuations, split_for_budget
+from tunevsprompt.types import Generation, Prompt, Scores
+
+if TYPE_CHECKING:
+    import torch
+
+PACK_BUDGET = 2048
+"""Most tokens in one packed scoring pass: the L x L mask and attention grow quadratically."""
+
+_MARKER = "TVPMARKER7f3a"
+
+
+class HFGenerator:
+    """A causal LM from transformers behind the ``Generator`` Protocol.
+
+    Built around an already loaded model so that callers holding a wrapped model (peft) can
+    reuse the same decoding and scoring; ``load_generator`` is the usual way in.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        model_id: str,
+        resolved: ResolvedModel,
+        dtype: torch.dtype,
+        load_s: float = 0.0,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.resolved = resolved
+        self.dtype = dtype
+        self.load_s = load_s
+        self.num_parameters: int = sum(p.numel() for p in model.parameters())
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.end_of_turn = end_of_turn_text(tokenizer)
+        self._stop_ids = self._stop_token_ids()
+
+    @property
+    def fingerprint(self) -> str:
+        """Weights identity + dtype; device and batch size do not change what the model says."""
+        weights = self.resolved.source_sha256 or f"{self.model_id}@{self.resolved.revision}"
+        payload = json.dumps({"weights": weights, "dtype": str(self.dtype)}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def device(self) -> str:
+        return str(next(self.model.parameters()).device)
+
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the model sees: the chat template when there is one."""
+        if self.tokenizer.chat_template:
+            messages = [{"role": m.role, "content": m.content} for m in prompt]
+            text: str = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+            return text
+        return "\n\n".join(m.content for m in prompt) + "\n"
+
+    def encode_prompt(self, prompt: Prompt) -> list[int]:
+        """Token ids of the rendered prompt.
+
+        With a chat template the rendered text already holds the special tokens, so the
+        tokenizer must not add a second BOS.
+        """
+        return self._encode(self.render(prompt))
+
+    def _encode(self, rendered: str) -> list[int]:
+        special = not self.tokenizer.chat_template
+        ids: list[int] = self.tokenizer(rendered, add_special_tokens=special)["input_ids"]
+        return ids
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def generate(self, prompts: Sequence[Prompt], settings: DecodingSettings) -> list[Generation]:
+        """Decode each prompt; ``output_tokens`` counts up to and including the stop token.
+
+        Prompts are sorted by length so each batch holds similar lengths (less padding);
+        results come back in the caller's order.
+        """
+        import torch
+
+        if settings.batch_size < 1:
+            raise GeneratorError(f"batch_size must be at least 1, got {settings.batch_size}.")
+        encoded = [self.encode_prompt(p) for p in prompts]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
+        results: list[Generation | None] = [None] * len(encoded)
+        with torch.inference_mode():
+            for start in range(0, len(order), settings.batch_size):
+                chunk = order[start : start + settings.batch_size]
+                outputs = self._generate_batch([encoded[i] for i in chunk], settings)
+                for index, output in zip(chunk, outputs, strict=True):
+                    results[index] = output
+        return [r for r in results if r is not None]
+
+    def _generate_batch(
+        self, batch: list[list[int]], settings: DecodingSettings
+    ) -> list[Generation]:
+        import torch
+
+        width = max(len(ids) for ids in batch)
+        pad = self.tokenizer.pad_token_id
+        # Left padding: every row's last prompt token sits at the same column, where decoding
+        # starts; position ids are derived from the attention mask by transformers.
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch])
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch])
+        sampling = settings.temperature > 0
+        options: dict[str, Any] = {"do_sample": sampling}
+        if sampling:
+            # Plain temperature sampling: switch off whatever top-k/top-p the model ships with.
+            options.update(temperature=settings.temperature, top_k=0, top_p=1.0)
+        output = self.model.generate(
+            input_ids=input_ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            max_new_tokens=settings.max_new_tokens,
+            eos_token_id=sorted(self._stop_ids),
+            pad_token_id=pad,
+            **options,
+        )
+        generations = []
+        for ids, row in zip(batch, output[:, width:].tolist(), strict=True):
+            stop = next((i for i, tok in enumerate(row) if tok in self._stop_ids), None)
+            kept = row if stop is None else row[: stop + 1]
+            text = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
+            generations.append(Generation(text, len(ids), len(kept)))
+        return generations
+
+    def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores:
+        """Log-likelihood of each continuation plus the end-of-turn token after ``prompt``.
+
+        All continuations share one forward pass over ``prompt + c1 + c2 + ...`` (see
+        ``packing``); scoring the end-of-turn token keeps a label that is a prefix of a longer
+        one from winning just for being short.
+        """
+        prompt_text = self.render(prompt)
+        prompt_ids = self._encode(prompt_text)
+        conts = [self._continuation_ids(prompt_text, prompt_ids, c) for c in continuations]
+        lengths = [len(c) for c in conts]
+        logprobs: list[float] = [0.0] * len(conts)
+        for group in split_for_budget(len(prompt_ids), lengths, self._budget()):
+            sums = self._score_packed(prompt_ids, [conts[i] for i in group])
+            for index, value in zip(group, sums, strict=True):
+                logprobs[index] = value
+        return Scores(logprobs=logprobs, token_counts=lengths, input_tokens=len(prompt_ids))
+
+    def _budget(self) -> int:
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        return min(PACK_BUDGET, limit) if isinstance(limit, int) else PACK_BUDGET
+
+    def _continuation_ids(
+        self, prompt_text: str, prompt_ids: list[int], continuation: str
+    ) -> list[int]:
+        """Tokens of ``continuation + end_of_turn`` as they follow the prompt.
+
+        Taken as the suffix of the joint tokenisation, i.e. what the model would emit; if the
+        join merges across the boundary (the prompt's tokens change) the continuation is
+        tokenised on its own instead, so the prompt the model conditions on is always the
+        same one.
+        """
+        joint = self._encode(prompt_text + continuation + self.end_of_turn)
+        if joint[: len(prompt_ids)] == prompt_ids and len(joint) > len(prompt_ids):
+            return joint[len(prompt_ids) :]
+        alone: list[int] = self.tokenizer(
+            continuation + self.end_of_turn, add_special_tokens=False
+        )["input_ids"]
+        return alone
+
+    def _score_packed(self, prompt_ids: list[int], conts: list[list[int]]) -> list[float]:
+        import torch
+
+        mask, positions = pack_continuations(len(prompt_ids), [len(c) for c in conts], self.dtype)
+        flat = prompt_ids + [tok for c in conts for tok in c]
+        keep = len(flat) - len(prompt_ids) + 1  # last prompt token predicts each first token
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=torch.tensor([flat], device=self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=positions.to(self.device),
+                logits_to_keep=keep,
+                use_cache=False,
+            ).logits[0]
+            logp = torch.log_softmax(logits.float(), dim=-1)
+        sums, offset = [], 1
+        for cont in conts:
+            # Row 0 is the last prompt token; continuation token j>0 is predicted by row j-1
+            # of its own span.
+            rows = [0, *range(offset, offset + len(cont) - 1)]
+            picked = logp[rows, torch.tensor(cont, device=logp.device)]
+            sums.append(float(picked.sum()))
+            offset += len(cont)
+        return sums
+
+    def _stop_token_ids(self) -> set[int]:
+        """eos, the model's own stop ids and the end-of-turn token, when it is one token."""
+        stops: set[int] = set()
+        for value in (self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id):
+            if isinstance(value, int):
+                stops.add(value)
+            elif isinstance(value, list):
+                stops.update(v for v in value if isinstance(v, int))
+        eot = self.tokenizer(self.end_of_turn, add_special_tokens=False)["input_ids"]
+        if len(eot) == 1:
+            stops.add(eot[0])
+        return stops
+
+
+def end_of_turn_text(tokenizer: Any) -> str:
+    """The text that closes an assistant turn, read off the chat template.
+
+    A two-message conversation is rendered with a marker as the reply; the end of turn is what
+    follows the marker up to and including the first special token (``<|im_end|>`` for
+    ChatML). Without a chat template, or if nothing special follows, it is the eos token.
+    """
+    eos: str = tokenizer.eos_token or ""
+    if not tokenizer.chat_template:
+        return eos
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": _MARKER}]
+    rendered: str = tokenizer.apply_chat_template(messages, tokenize=False)
+    tail = rendered[rendered.rfind(_MARKER) + len(_MARKER) :]
+    specials = [s for s in tokenizer.all_special_tokens if s and s in tail]
+    if not specials:
+        return eos
+    first = min(specials, key=lambda s: (tail.index(s), -len(s)))
+    return tail[: tail.index(first) + len(first)]
+
+
+def load_generator(spec: ModelSpec) -> HFGenerator:
+    """Resolve, load and wrap a model; ``load_s`` covers resolving (dequantising) too."""
+    started = time.perf_counter()
+    device = resolve_device(spec.device)
+    dtype = resolve_dtype(spec.dtype, device)
+    resolved = resolve_model(spec)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path_or_id, revision=resolved.revision)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            resolved.path_or_id, revision=resolved.revision, dtype=dtype
+        )
+    except (OSError, ValueError) as error:
+        where = " offline (HF_HUB_OFFLINE is set)" if offline() else ""
+        raise GeneratorError(
+            f"Model {spec.id!r} could not be found{where}: pass an existing local folder, "
+            f"a cached hub id, or a packaged model. ({type(error).__name__}: {error})"
+        ) from error
+    return HFGenerator(
+        model.to(device).eval(),
+        tokenizer,
+        model_id=spec.id,
+        resolved=resolved,
+        dtype=dtype,
+        load_s=time.perf_counter() - started,
+    )

@@ -1,0 +1,1 @@
+"""Reports are rendered from results.json alone: the run folder is the only interface."""

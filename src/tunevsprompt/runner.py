@@ -1,0 +1,321 @@
+"""Orchestrates one `tvp compare`: data → arms (prepare, predict, time) → run folder."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from tunevsprompt import RESULTS_SCHEMA_VERSION
+from tunevsprompt.arms.base import Arm, ArmConfig, RunContext, TaskInfo
+from tunevsprompt.arms.registry import get_arm_type
+from tunevsprompt.contamination import overlap
+from tunevsprompt.data import TaskData, load_task_data
+from tunevsprompt.evaluate import score_predictions
+from tunevsprompt.generation.base import Generator
+from tunevsprompt.generation.caching import CachingGenerator
+from tunevsprompt.latency import measure_latency
+from tunevsprompt.manifest import now_iso, start_manifest
+from tunevsprompt.report.markdown import render_markdown
+from tunevsprompt.store import (
+    PredictionCache,
+    content_key,
+    write_json_atomic,
+    write_jsonl_atomic,
+    write_text_atomic,
+)
+from tunevsprompt.suite_loader import LoadedSuite
+from tunevsprompt.types import Example, Prediction
+
+PARTS_DIR = "parts"
+
+
+class RunObserver(Protocol):
+    """Progress sink: the CLI shows it with rich or plain lines; tests may record it."""
+
+    def arm_started(self, name: str, total: int) -> None: ...
+    def advanced(self, count: int) -> None: ...
+    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+@dataclass
+class RunOptions:
+    """What the CLI (or a script) can change about a run without editing the suite."""
+
+    arms: list[str] | None = None
+    limit: int | None = None
+    train_limit: int | None = None
+    out: Path | None = None
+    device: str | None = None
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+GeneratorLoader = Callable[[LoadedSuite, RunOptions], Generator]
+
+
+def load_default_generator(loaded: LoadedSuite, options: RunOptions) -> Generator:
+    from tunevsprompt.generation.hf import load_generator
+    from tunevsprompt.generation.model_source import ModelSpec
+
+    model = loaded.suite.model
+    spec = ModelSpec(
+        model.id, model.gguf_file, model.revision, options.device or model.device, model.dtype
+    )
+    return load_generator(spec)
+
+
+def default_run_dir(suite_name: str) -> Path:
+    return Path("reports") / suite_name / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def prediction_cache_path(options: RunOptions) -> Path:
+    from tunevsprompt.generation.model_source import cache_root
+
+    return (options.cache_dir or cache_root()) / "predictions.sqlite"
+
+
+@dataclass
+class ArmOutcome:
+    record: dict[str, Any]
+    samples: list[dict[str, Any]]
+    visible_texts: list[str]
+
+
+def run_compare(
+    loaded: LoadedSuite,
+    options: RunOptions,
+    observer: RunObserver,
+    generator_loader: GeneratorLoader = load_default_generator,
+) -> Path:
+    """Run every selected arm and write results.json, samples.jsonl and report.md."""
+    if options.arms:
+        loaded = loaded.select_arms(options.arms)
+    suite = loaded.suite
+    data = load_task_data(loaded, options.limit, options.train_limit)
+    run_dir = options.out or (
+        Path(suite.output.dir) if suite.output.dir else default_run_dir(suite.name)
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = start_manifest(
+        loaded.path,
+        loaded.sha256,
+        suite.sampling.seed,
+        {
+            "arms": [a.name for a in loaded.arms],
+            "limit": options.limit,
+            "train_limit": options.train_limit,
+            "device": options.device,
+            "use_cache": options.use_cache,
+        },
+    )
+    cache = PredictionCache(prediction_cache_path(options), read=options.use_cache)
+    holder: dict[str, CachingGenerator] = {}
+
+    def generator() -> CachingGenerator:
+        if "g" not in holder:
+            observer.message(f"loading model {suite.model.id}")
+            holder["g"] = CachingGenerator(generator_loader(loaded, options), cache)
+        return holder["g"]
+
+    ctx = RunContext(
+        TaskInfo(suite.task.type, suite.task.instruction, data.labels),
+        suite.sampling.seed,
+        run_dir,
+        generator,
+    )
+    outcomes: dict[str, ArmOutcome] = {}
+    try:
+        for config in loaded.arms:
+            outcomes[config.name] = _run_or_reuse_arm(
+                loaded, options, config, data, ctx, holder, observer, run_dir
+            )
+    finally:
+        cache.close()
+    manifest.update(_model_manifest(holder.get("g")), finished_at=now_iso())
+    results = _assemble(loaded, data, manifest, outcomes, run_dir)
+    write_json_atomic(run_dir / "results.json", results)
+    write_jsonl_atomic(
+        run_dir / "samples.jsonl", (row for o in outcomes.values() for row in o.samples)
+    )
+    write_text_atomic(run_dir / "report.md", render_markdown(results))
+    return run_dir
+
+
+def _part_key(loaded: LoadedSuite, options: RunOptions, config: ArmConfig) -> str:
+    suite = loaded.suite
+    return content_key(
+        {
+            "arm": config.model_dump(mode="json"),
+            "task": suite.task.model_dump(mode="json"),
+            "model": suite.model.model_dump(mode="json"),
+            "sampling": suite.sampling.model_dump(mode="json"),
+            "metrics": suite.metrics.model_dump(mode="json"),
+            "latency": suite.latency.model_dump(mode="json"),
+            "limit": options.limit,
+            "train_limit": options.train_limit,
+            "device": options.device,
+            "schema": RESULTS_SCHEMA_VERSION,
+        }
+    )
+
+
+def _run_or_reuse_arm(
+    loaded: LoadedSuite,
+    options: RunOptions,
+    config: ArmConfig,
+    data: TaskData,
+    ctx: RunContext,
+    holder: dict[str, CachingGenerator],
+    observer: RunObserver,
+    run_dir: Path,
+) -> ArmOutcome:
+    """An arm finished earlier in this run folder with the same settings is reused whole."""
+    part_path = run_dir / PARTS_DIR / f"{config.name}.json"
+    key = _part_key(loaded, options, config)
+    if options.use_cache and part_path.exists():
+        part = json.loads(part_path.read_text(encoding="utf-8"))
+        if part.get("key") == key:
+            outcome = ArmOutcome(part["record"], part["samples"], part["visible_texts"])
+            observer.arm_finished(config.name, outcome.record, reused=True)
+            return outcome
+    outcome = _run_arm(loaded, config, data, ctx, holder, observer)
+    write_json_atomic(
+        part_path,
+        {
+            "key": key,
+            "record": outcome.record,
+            "samples": outcome.samples,
+            "visible_texts": outcome.visible_texts,
+        },
+    )
+    observer.arm_finished(config.name, outcome.record, reused=False)
+    return outcome
+
+
+def _chunks(items: Sequence[Example], size: int) -> list[Sequence[Example]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _run_arm(
+    loaded: LoadedSuite,
+    config: ArmConfig,
+    data: TaskData,
+    ctx: RunContext,
+    holder: dict[str, CachingGenerator],
+    observer: RunObserver,
+) -> ArmOutcome:
+    suite = loaded.suite
+    arm: Arm = get_arm_type(config.type)(config)
+    test = data.test
+    observer.arm_started(config.name, len(test))
+    began = time.perf_counter()
+    extra = arm.prepare(data.train, ctx)
+    prepare_s = time.perf_counter() - began
+    if "g" in holder:
+        holder["g"].reset_stats()
+    predictions: list[Prediction] = []
+    began = time.perf_counter()
+    for batch in _chunks(test, int(getattr(config, "batch_size", 8))):
+        predictions.extend(arm.predict(batch))
+        observer.advanced(len(batch))
+    wall_s = time.perf_counter() - began
+    stats = holder["g"].reset_stats() if "g" in holder else None
+    record, per_example = score_predictions(
+        suite.task.type,
+        test,
+        predictions,
+        suite.primary_metric(),
+        suite.metrics.bootstrap_samples,
+        suite.sampling.seed,
+    )
+    no_cache = holder["g"].bypass if "g" in holder else contextlib.nullcontext
+    latency, timings = measure_latency(
+        arm.predict, test, suite.latency.sample, suite.latency.warmup, no_cache
+    )
+    compute_s = stats.compute_s if stats and (stats.computed or stats.cached) else wall_s
+    record = {
+        "type": config.type,
+        "n": len(test),
+        **record,
+        "latency_ms": latency,
+        "throughput_eps": round(len(test) / compute_s, 4) if compute_s > 0 else None,
+        "prepare_s": round(prepare_s, 3),
+        "cache": {"computed": stats.computed, "cached": stats.cached} if stats else None,
+        "config": config.model_dump(mode="json"),
+        **extra,
+    }
+    samples = [
+        {
+            "arm": config.name,
+            "id": e.id,
+            "input": e.input,
+            "target": e.target,
+            "raw_output": p.raw_output,
+            "prediction": p.prediction,
+            "correct": (p.prediction == e.target) if suite.task.type == "classification" else None,
+            "parse": p.parse,
+            "scores": s,
+            "latency_ms": timings.get(e.id),
+            "tokens": {"input": p.input_tokens, "output": p.output_tokens},
+        }
+        for e, p, s in zip(test, predictions, per_example, strict=True)
+    ]
+    return ArmOutcome(record, samples, arm.visible_texts())
+
+
+def _model_manifest(generator: CachingGenerator | None) -> dict[str, Any]:
+    if generator is None:
+        return {"device": None, "model": None}
+    inner = generator.inner
+    resolved = getattr(inner, "resolved", None)
+    return {
+        "device": generator.device,
+        "model": {
+            "id": getattr(inner, "model_id", None),
+            "source": getattr(resolved, "source", None),
+            "source_sha256": getattr(resolved, "source_sha256", None),
+            "fingerprint": generator.fingerprint,
+            "parameters": getattr(inner, "num_parameters", None),
+            "dtype": str(getattr(inner, "dtype", "")) or None,
+            "load_s": getattr(inner, "load_s", None),
+        },
+    }
+
+
+def _assemble(
+    loaded: LoadedSuite,
+    data: TaskData,
+    manifest: dict[str, Any],
+    outcomes: dict[str, ArmOutcome],
+    run_dir: Path,
+) -> dict[str, Any]:
+    suite = loaded.suite
+    labels = data.labels
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "suite": suite.name,
+        "run_id": run_dir.name,
+        "task": {
+            "type": suite.task.type,
+            "primary_metric": suite.primary_metric(),
+            "labels": labels.labels if labels else None,
+            "label_forms": labels.surface if labels else None,
+            "data": data.provenance,
+        },
+        "manifest": manifest,
+        "contamination": {
+            "ngram": 13,
+            "train": overlap(data.test, (e.input for e in data.train)),
+            "dev": overlap(data.test, (e.input for e in data.dev)),
+            "arms": {name: overlap(data.test, o.visible_texts) for name, o in outcomes.items()},
+        },
+        "arms": {name: o.record for name, o in outcomes.items()},
+    }

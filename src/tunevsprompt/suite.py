@@ -1,0 +1,162 @@
+"""The suite file's schema (pydantic v2). Every field is documented where it is declared."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    """Base for every suite model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Strict):
+    """Where the task's examples live. Paths are relative to the suite file's folder."""
+
+    train: str | None = Field(
+        None,
+        description="Training split: a .jsonl/.json, .csv, .parquet file or a save_to_disk folder.",
+    )
+    dev: str | None = Field(
+        None, description="Dev split. When absent, dev is carved from train (see dev_fraction)."
+    )
+    test: str | None = Field(None, description="Test split, the one every arm is evaluated on.")
+    dataset: str | None = Field(
+        None,
+        description="A `datasets` save_to_disk DatasetDict folder holding the splits (instead of "
+        "train/dev/test files), or `hub:<id>` to load from the Hugging Face hub (needs network).",
+    )
+    split_names: dict[str, str] = Field(
+        default_factory=lambda: {"train": "train", "dev": "validation", "test": "test"},
+        description="Split names inside `dataset`, for the keys train, dev and test.",
+    )
+    dev_fraction: float = Field(
+        0.1, gt=0, lt=1, description="Share of train carved into dev when no dev split is given."
+    )
+
+    @model_validator(mode="after")
+    def _has_test(self) -> DataConfig:
+        if self.dataset is None and self.test is None:
+            raise ValueError("give `test` (a file) or `dataset` (a folder holding the splits)")
+        if self.dataset is not None and any((self.train, self.dev, self.test)):
+            raise ValueError("give either `dataset` or train/dev/test files, not both")
+        return self
+
+
+class TaskConfig(Strict):
+    """What the model must do, and on which data."""
+
+    type: Literal["classification", "generation"] = Field(
+        description="classification: pick one label; generation: free-text answer."
+    )
+    data: DataConfig
+    input_field: str = Field("text", description="Column/key holding the model input.")
+    target_field: str = Field("label", description="Column/key holding the label or reference.")
+    id_field: str | None = Field(
+        None, description="Column/key with a stable example id; default: split name + row number."
+    )
+    labels: list[str] | None = Field(
+        None, description="The label set (classification). Default: every label seen in the data."
+    )
+    instruction: str = Field(description="What the model is asked to do, in plain words.")
+
+
+class ModelConfig(Strict):
+    """The model under test. Any hub id or local path works where the network allows."""
+
+    id: str = Field(
+        "packaged:smollm2-135m-instruct",
+        description="`packaged:<name>` (offline, from an installed package), a hub id, or a path.",
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside `id`, if any.")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
+    device: str = Field(
+        "auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bfloat16 on CUDA, float32 on CPU."
+    )
+
+
+class SamplingConfig(Strict):
+    """Deterministic, stratified caps that keep a run within its time budget."""
+
+    seed: int = Field(0, description="Seed for every sampling step (splits, caps, demonstrations).")
+    train_per_class: int | None = Field(None, ge=1, description="Cap on train examples per label.")
+    dev_per_class: int | None = Field(None, ge=1, description="Cap on dev examples per label.")
+    test_per_class: int | None = Field(None, ge=1, description="Cap on test examples per label.")
+    train_max: int | None = Field(None, ge=1, description="Cap on train examples in total.")
+    dev_max: int | None = Field(None, ge=1, description="Cap on dev examples in total.")
+    test_max: int | None = Field(None, ge=1, description="Cap on test examples in total.")
+
+
+class MetricsConfig(Strict):
+    """Quality metrics and how their uncertainty is estimated."""
+
+    primary: str | None = Field(
+        None,
+        description="Headline metric. Default: accuracy (classification), token_f1 (generation).",
+    )
+    bootstrap_samples: int = Field(1000, ge=100, description="Bootstrap resamples for 95% CIs.")
+
+
+class LatencyConfig(Strict):
+    """Per-request latency, measured one request at a time after a warm-up."""
+
+    sample: int = Field(50, ge=0, description="Examples timed at batch size 1 (0 turns it off).")
+    warmup: int = Field(2, ge=0, description="Untimed requests before timing.")
+
+
+class OutputConfig(Strict):
+    """Where results go."""
+
+    dir: str | None = Field(
+        None, description="Run folder. Default: reports/<suite name>/<timestamp>/ (cwd-relative)."
+    )
+
+
+class ArmEntry(Strict):
+    """The common part of every arm; the rest of its keys are validated by the arm's own config."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field(description="Unique name of the arm in this suite, used in results.")
+    type: str = Field(description="Arm type, e.g. zero-shot, few-shot.")
+
+
+class Suite(Strict):
+    """One task, one model, several arms: the unit `tvp compare` runs."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Suite name (folder-safe)."
+    )
+    description: str = Field("", description="Free text shown in reports.")
+    task: TaskConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    arms: list[ArmEntry] = Field(min_length=1, description="The arms to compare.")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("arms")
+    @classmethod
+    def _unique_arm_names(cls, arms: list[ArmEntry]) -> list[ArmEntry]:
+        seen: set[str] = set()
+        for arm in arms:
+            if arm.name in seen:
+                raise ValueError(f"two arms are named {arm.name!r}; arm names must be unique")
+            seen.add(arm.name)
+        return arms
+
+    def primary_metric(self) -> str:
+        if self.metrics.primary:
+            return self.metrics.primary
+        return "accuracy" if self.task.type == "classification" else "token_f1"
+
+
+def arm_params(entry: ArmEntry) -> dict[str, Any]:
+    """The arm's own keys (everything but name and type)."""
+    return dict(entry.model_extra or {})

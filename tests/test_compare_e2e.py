@@ -1,0 +1,254 @@
+"""End to end on the real packaged model over a Banking77 subset: the run-folder contract,
+few-shot beating chance, resume without repeated model calls, and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tunevsprompt import RESULTS_SCHEMA_VERSION
+from tunevsprompt.cli import main
+from tunevsprompt.generation.base import DecodingSettings, Generator
+from tunevsprompt.runner import RunOptions, load_default_generator, run_compare
+from tunevsprompt.suite_loader import LoadedSuite, load_suite
+from tunevsprompt.types import Generation, Prompt, Scores
+
+pytestmark = pytest.mark.slow
+
+
+class Recorder:
+    """RunObserver that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def arm_started(self, name: str, total: int) -> None:
+        self.events.append(("started", name))
+
+    def advanced(self, count: int) -> None:
+        self.events.append(("advanced", count))
+
+    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
+        self.events.append(("finished", (name, reused)))
+
+    def message(self, text: str) -> None:
+        self.events.append(("message", text))
+
+
+class CountingGenerator:
+    """Wraps the real generator, counts model calls, and can simulate a crash after N calls."""
+
+    def __init__(self, inner: Generator, crash_after: int | None = None):
+        self.inner = inner
+        self.crash_after = crash_after
+        self.score_calls = 0
+        self.generate_prompts = 0
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    @property
+    def device(self) -> str:
+        return self.inner.device
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def generate(self, prompts: Sequence[Prompt], settings: DecodingSettings) -> list[Generation]:
+        self.generate_prompts += len(prompts)
+        return self.inner.generate(prompts, settings)
+
+    def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores:
+        if self.crash_after is not None and self.score_calls >= self.crash_after:
+            raise KeyboardInterrupt("simulated kill")
+        self.score_calls += 1
+        return self.inner.score(prompt, continuations)
+
+
+@pytest.fixture(scope="module")
+def real_generator(five_intent_dir: Path) -> Generator:
+    loaded = load_suite(five_intent_dir / "suite.yaml")
+    return load_default_generator(loaded, RunOptions(device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def finished_run(
+    five_intent_dir: Path, real_generator: Generator, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    loaded = load_suite(five_intent_dir / "suite.yaml")
+    options = RunOptions(
+        out=tmp_path_factory.mktemp("run"), cache_dir=tmp_path_factory.mktemp("cache")
+    )
+    return run_compare(loaded, options, Recorder(), lambda _l, _o: real_generator)
+
+
+def test_run_folder_matches_the_contract(finished_run: Path) -> None:
+    results = json.loads((finished_run / "results.json").read_text())
+    assert results["schema_version"] == RESULTS_SCHEMA_VERSION
+    assert results["suite"] == "five-intents" and results["run_id"] == finished_run.name
+    manifest = results["manifest"]
+    for key in (
+        "suite_sha256",
+        "git_sha",
+        "packages",
+        "seed",
+        "device",
+        "started_at",
+        "finished_at",
+    ):
+        assert key in manifest
+    assert manifest["device"] == "cpu" and manifest["model"]["parameters"] > 100_000_000
+    assert set(results["arms"]) == {"zero-shot", "few-shot"}
+    for arm in results["arms"].values():
+        assert arm["n"] == 30
+        lo, hi = arm["quality"]["ci95"]
+        assert lo <= arm["quality"]["value"] <= hi and arm["quality"]["metric"] == "accuracy"
+        assert set(arm["metrics"]) == {"accuracy", "macro_f1"}
+        assert arm["latency_ms"]["n"] == 4 and arm["latency_ms"]["p50"] > 0
+        assert arm["latency_ms"]["p50"] <= arm["latency_ms"]["p95"]
+        assert arm["throughput_eps"] > 0
+        assert arm["tokens"]["input_mean"] > 20 and arm["tokens"]["output_mean"] >= 1
+        assert arm["parse_failure_rate"] == 0.0
+    assert len(results["arms"]["few-shot"]["prompting"]["demonstration_ids"]) == 10
+    assert results["contamination"]["arms"]["few-shot"]["source_texts"] == 10
+    assert results["contamination"]["train"]["source_texts"] == 90
+    rows = [json.loads(line) for line in (finished_run / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 60
+    for row in rows:
+        assert {
+            "id",
+            "input",
+            "target",
+            "raw_output",
+            "prediction",
+            "correct",
+            "latency_ms",
+            "tokens",
+        } <= set(row)
+    few = [r for r in rows if r["arm"] == "few-shot"]
+    accuracy = sum(r["correct"] for r in few) / len(few)
+    assert accuracy == pytest.approx(results["arms"]["few-shot"]["quality"]["value"])
+    report = (finished_run / "report.md").read_text()
+    assert (
+        "| few-shot | few-shot | 30 |" in report
+        and "Contamination" in report
+        and "Manifest" in report
+    )
+
+
+def test_few_shot_rank_beats_chance_on_five_intents(finished_run: Path) -> None:
+    results = json.loads((finished_run / "results.json").read_text())
+    few = results["arms"]["few-shot"]["quality"]
+    chance = 1 / 5
+    assert few["ci95"][0] > chance, few
+
+
+def test_resume_makes_no_model_call_for_finished_examples(
+    five_intent_dir: Path, real_generator: Generator, tmp_path: Path
+) -> None:
+    loaded: LoadedSuite = load_suite(five_intent_dir / "suite-nolatency.yaml").select_arms(
+        ["few-shot"]
+    )
+    options = RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache")
+    crashing = CountingGenerator(real_generator, crash_after=11)
+    with pytest.raises(KeyboardInterrupt):
+        run_compare(loaded, options, Recorder(), lambda _l, _o: crashing)
+    assert crashing.score_calls == 11
+    assert not (tmp_path / "run" / "results.json").exists()
+
+    resumed = CountingGenerator(real_generator)
+    run_compare(loaded, options, Recorder(), lambda _l, _o: resumed)
+    assert resumed.score_calls == 30 - 11
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["arms"]["few-shot"]["cache"] == {"computed": 19, "cached": 11}
+
+    again = CountingGenerator(real_generator)
+    recorder = Recorder()
+    run_compare(loaded, options, recorder, lambda _l, _o: again)
+    assert again.score_calls == 0 and ("finished", ("few-shot", True)) in recorder.events
+
+    fresh = CountingGenerator(real_generator)
+    run_compare(
+        loaded,
+        RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache", use_cache=False),
+        Recorder(),
+        lambda _l, _o: fresh,
+    )
+    assert fresh.score_calls == 30
+
+
+def test_generate_mode_parses_labels(
+    five_intent_dir: Path, real_generator: Generator, tmp_path: Path
+) -> None:
+    suite_text = (
+        (five_intent_dir / "suite-nolatency.yaml")
+        .read_text()
+        .replace("decide: rank", "decide: generate")
+    )
+    path = five_intent_dir / "suite-generate.yaml"
+    path.write_text(suite_text)
+    loaded = load_suite(path).select_arms(["few-shot"])
+    counting = CountingGenerator(real_generator)
+    run = run_compare(
+        loaded,
+        RunOptions(out=tmp_path / "gen", cache_dir=tmp_path / "cache", limit=10),
+        Recorder(),
+        lambda _l, _o: counting,
+    )
+    arm = json.loads((run / "results.json").read_text())["arms"]["few-shot"]
+    assert counting.generate_prompts == 10 and arm["n"] == 10
+    assert sum(arm["parse_counts"].values()) == 10
+    assert 0.0 <= arm["parse_failure_rate"] <= 1.0
+    rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    labels = set(json.loads((run / "results.json").read_text())["task"]["labels"])
+    assert all(r["prediction"] is None or r["prediction"] in labels for r in rows)
+
+
+def test_cli_compare_exit_codes(five_intent_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(
+        main,
+        [
+            "compare",
+            str(five_intent_dir / "suite-nolatency.yaml"),
+            "--arms",
+            "zero-shot",
+            "--limit",
+            "5",
+            "--out",
+            str(tmp_path / "cli"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "cli" / "results.json").exists()
+    unknown_arm = runner.invoke(
+        main, ["compare", str(five_intent_dir / "suite.yaml"), "--arms", "few_shot"]
+    )
+    assert unknown_arm.exit_code == 2 and "did you mean 'few-shot'" in unknown_arm.output
+    bad_device = runner.invoke(
+        main,
+        [
+            "compare",
+            str(five_intent_dir / "suite-nolatency.yaml"),
+            "--arms",
+            "zero-shot",
+            "--limit",
+            "2",
+            "--device",
+            "cuda",
+            "--out",
+            str(tmp_path / "cuda"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+    )
+    assert bad_device.exit_code == 3 and "Traceback" not in bad_device.output
+    assert not (tmp_path / "cuda" / "results.json").exists()
