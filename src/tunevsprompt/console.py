@@ -25,7 +25,10 @@ class ConsoleObserver:
 
     def __init__(self, plain: bool | None = None):
         self.plain = use_plain_output() if plain is None else plain
-        self.console = Console(stderr=True, highlight=False, markup=False, no_color=self.plain)
+        width = 140 if self.plain else None
+        self.console = Console(
+            stderr=True, highlight=False, markup=False, no_color=self.plain, width=width
+        )
         self._progress: Progress | None = None
         self._task: Any = None
         self._name = ""
@@ -68,13 +71,17 @@ class ConsoleObserver:
         how = "reused from this run folder" if reused else "done"
         self.console.print(
             f"[{name}] {how}: {record['quality']['metric']} {_ci_text(record['quality'])}, "
-            f"p50 {latency.get('p50', '–')} ms, {record.get('throughput_eps')} ex/s"
+            f"p50 {_ms(latency.get('p50'))} ms, {record.get('throughput_eps')} ex/s"
         )
 
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
 
 
 def summary_table(results: dict[str, Any]) -> Table:
@@ -98,9 +105,9 @@ def summary_table(results: dict[str, Any]) -> Table:
             arm["type"],
             str(arm["n"]),
             _ci_text(arm["quality"]),
-            str(latency.get("p50", "–")),
-            str(latency.get("p95", "–")),
-            str(arm.get("throughput_eps")),
+            _ms(latency.get("p50")),
+            _ms(latency.get("p95")),
+            f"{arm['throughput_eps']:.2f}" if arm.get("throughput_eps") else "–",
             f"{arm['tokens']['input_mean']:.0f}/{arm['tokens']['output_mean']:.1f}",
             f"{100 * arm['parse_failure_rate']:.1f}%",
         )

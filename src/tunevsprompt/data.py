@@ -265,10 +265,12 @@ def load_task_data(
         provenance["dev"] = "from the data"
     labels = _label_set(loaded, split) if stratify else None
     s = suite.sampling
+    # --limit / --train-limit replace the suite's caps for that split: "--limit 200" means 200
+    # examples (stratified), even where the suite caps the test split at 1 per class.
     caps = {
-        "train": (s.train_per_class, min(filter(None, (s.train_max, train_limit)), default=None)),
+        "train": (None, train_limit) if train_limit else (s.train_per_class, s.train_max),
         "dev": (s.dev_per_class, s.dev_max),
-        "test": (s.test_per_class, min(filter(None, (s.test_max, limit)), default=None)),
+        "test": (None, limit) if limit else (s.test_per_class, s.test_max),
     }
     sampled = {
         name: stratified_sample(split[name], *caps[name], seed=s.seed, key=name, stratify=stratify)
