@@ -28,10 +28,7 @@ from tunevsprompt.generation.model_source import ModelSpec
 from tunevsprompt.types import Generation, Message, Prompt
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_CANDIDATES = [
-    ROOT / "data" / "banking77" / "test.csv",
-    ROOT.parent / "shared" / "data" / "banking77" / "test.csv",
-]
+DATA_CANDIDATES = [ROOT / "suites" / "data" / "banking77" / "test.csv"]
 SYSTEM = "You sort customer banking messages into intents. Reply with the intent name only."
 
 

@@ -252,3 +252,58 @@ def test_cli_compare_exit_codes(five_intent_dir: Path, tmp_path: Path) -> None:
     )
     assert bad_device.exit_code == 3 and "Traceback" not in bad_device.output
     assert not (tmp_path / "cuda" / "results.json").exists()
+
+
+QA = [
+    ("What is the capital of France?", "Paris"),
+    ("What is the capital of Italy?", "Rome"),
+    ("What is the capital of Japan?", "Tokyo"),
+    ("What is the capital of Germany?", "Berlin"),
+    ("What is the capital of Spain?", "Madrid"),
+    ("What is the capital of Egypt?", "Cairo"),
+]
+
+
+def test_generation_task_scores_free_text(real_generator: Generator, tmp_path: Path) -> None:
+    folder = tmp_path / "qa"
+    (folder / "data").mkdir(parents=True)
+    rows = [json.dumps({"question": q, "answer": a}) + "\n" for q, a in QA]
+    (folder / "data" / "train.jsonl").write_text("".join(rows[:3]))
+    (folder / "data" / "test.jsonl").write_text("".join(rows[3:] + rows[:1]))
+    (folder / "suite.yaml").write_text(
+        "name: capitals\n"
+        "task:\n  type: generation\n  data: {train: data/train.jsonl, test: data/test.jsonl}\n"
+        "  input_field: question\n  target_field: answer\n  instruction: Answer briefly.\n"
+        "arms:\n  - {name: zero-shot, type: zero-shot, decide: generate, max_new_tokens: 16}\n"
+        "  - {name: few-shot, type: few-shot, k: 2, decide: generate, max_new_tokens: 16}\n"
+        "latency: {sample: 0}\n"
+    )
+    run = run_compare(
+        load_suite(folder / "suite.yaml"),
+        RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache"),
+        Recorder(),
+        lambda _l, _o: real_generator,
+    )
+    results = json.loads((run / "results.json").read_text())
+    assert results["task"]["labels"] is None
+    for arm in results["arms"].values():
+        assert arm["quality"]["metric"] == "token_f1"
+        assert set(arm["metrics"]) == {"exact_match", "token_f1", "rouge_l"}
+        assert arm["latency_ms"] is None
+    rows_out = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    france = next(r for r in rows_out if r["arm"] == "zero-shot" and r["target"] == "Paris")
+    assert "Paris" in france["raw_output"] and france["scores"]["token_f1"] > 0
+    assert results["arms"]["zero-shot"]["quality"]["value"] > 0
+
+
+def test_report_is_rendered_from_results_json_alone(finished_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(finished_run / "results.json", copy / "results.json")
+    result = CliRunner().invoke(main, ["report", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert (copy / "report.md").read_text() == (finished_run / "report.md").read_text()
+    missing = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert missing.exit_code == 2 and "results.json" in missing.output

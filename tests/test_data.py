@@ -157,7 +157,7 @@ def test_read_records_rejects_unknown_suffix(tmp_path: Path) -> None:
 def test_limit_replaces_the_suites_test_cap() -> None:
     loaded = load_suite(Path(__file__).resolve().parents[1] / "suites" / "support-bot.yaml")
     capped = load_task_data(loaded)
-    assert len(capped.test) == 77  # the shipped suite takes 1 test example per intent
+    assert len(capped.test) == 154  # the shipped suite takes 2 test examples per intent
     limited = load_task_data(loaded, limit=200, train_limit=500)
     assert len(limited.test) == 200 and len(limited.train) == 500
     per_intent = Counter(e.target for e in limited.test)

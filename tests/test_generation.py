@@ -291,3 +291,40 @@ def test_dequantised_folder_is_created_once(
     assert folder == tmp_path / "models" / first.source_sha256[:16]  # type: ignore[index]
     assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
     assert [p.name for p in (tmp_path / "models").iterdir()] == [folder.name]  # no staging left
+
+
+@pytest.mark.slow
+def test_prompt_cache_reuse_matches_fresh_scoring_and_recomputes_only_the_query(
+    generator: HFGenerator,
+) -> None:
+    """Few-shot prompts share everything but the query: with the kept KV cache only the
+    query's tokens (and the labels) go through the model, and the scores do not change."""
+    demos = (
+        Message("system", "Name the intent of the message."),
+        Message("user", "Where is my card?"),
+        Message("assistant", "card arrival"),
+    )
+    queries = ["My card has not come yet.", "I lost my phone!", "My card has not come yet."]
+    prompts = [(*demos, Message("user", q)) for q in queries]
+    other = ask("Completely different prompt about the weather.")
+    seen: list[int] = []
+    hook = generator.model.register_forward_pre_hook(
+        lambda _m, _a, kwargs: seen.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    try:
+        generator.reset_prompt_cache()
+        cached = [generator.score(p, LABELS) for p in [*prompts, other, prompts[0]]]
+    finally:
+        hook.remove()
+    generator.reuse_prompt_cache = False
+    try:
+        fresh = [generator.score(p, LABELS) for p in [*prompts, other, prompts[0]]]
+    finally:
+        generator.reuse_prompt_cache = True
+    for a, b in zip(cached, fresh, strict=True):
+        assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
+        assert a.input_tokens == b.input_tokens
+    full = len(generator.encode_prompt(prompts[0]))
+    prompt_passes = seen[0::2]  # each score call: one prompt pass, then one pack of labels
+    assert prompt_passes[0] == full
+    assert prompt_passes[1] < 15 and prompt_passes[2] < 15  # only the new query's tokens

@@ -182,3 +182,19 @@ def test_mutated_shipped_suite_never_tracebacks(suite_dir: Path, key: str, value
         load_suite(path)
     except SuiteError as exc:
         assert any(p.key_path.startswith("arms") for p in exc.problems)
+
+
+def test_validate_loads_no_model_libraries() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from tunevsprompt.cli import main\n"
+        f"result = CliRunner().invoke(main, ['validate', {str(SHIPPED)!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -286,6 +286,7 @@ def _model_manifest(generator: CachingGenerator | None) -> dict[str, Any]:
             "parameters": getattr(inner, "num_parameters", None),
             "dtype": str(getattr(inner, "dtype", "")) or None,
             "load_s": getattr(inner, "load_s", None),
+            "prompt_cache_reuse": getattr(inner, "reuse_prompt_cache", None),
         },
     }
 

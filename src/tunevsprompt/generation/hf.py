@@ -15,7 +15,12 @@ from tunevsprompt.generation.base import DecodingSettings
 from tunevsprompt.generation.device import resolve_device, resolve_dtype
 from tunevsprompt.generation.errors import GeneratorError
 from tunevsprompt.generation.model_source import ModelSpec, ResolvedModel, offline, resolve_model
-from tunevsprompt.generation.packing import pack_continuations, split_for_budget
+from tunevsprompt.generation.packing import (
+    pack_after_prompt,
+    pack_continuations,
+    shared_prefix_len,
+    split_for_budget,
+)
 from tunevsprompt.types import Generation, Prompt, Scores
 
 if TYPE_CHECKING:
@@ -55,6 +60,15 @@ class HFGenerator:
             tokenizer.pad_token = tokenizer.eos_token
         self.end_of_turn = end_of_turn_text(tokenizer)
         self._stop_ids = self._stop_token_ids()
+        self.reuse_prompt_cache = True
+        """Keep the last scored prompt's KV cache and recompute only what the next prompt
+        changes (few-shot and zero-shot prompts share all but the query)."""
+        self._cache_ids: list[int] = []
+        self._cache: Any = None
+
+    def reset_prompt_cache(self) -> None:
+        """Forget the kept KV cache; call it whenever the model's weights change."""
+        self._cache_ids, self._cache = [], None
 
     @property
     def fingerprint(self) -> str:
@@ -158,11 +172,70 @@ class HFGenerator:
         conts = [self._continuation_ids(prompt_text, prompt_ids, c) for c in continuations]
         lengths = [len(c) for c in conts]
         logprobs: list[float] = [0.0] * len(conts)
-        for group in split_for_budget(len(prompt_ids), lengths, self._budget()):
-            sums = self._score_packed(prompt_ids, [conts[i] for i in group])
-            for index, value in zip(group, sums, strict=True):
-                logprobs[index] = value
+        groups = split_for_budget(len(prompt_ids), lengths, self._budget())
+        if self.reuse_prompt_cache:
+            try:
+                self._score_with_prompt_cache(prompt_ids, conts, groups, logprobs)
+            except BaseException:
+                self.reset_prompt_cache()
+                raise
+        else:
+            for group in groups:
+                sums = self._score_packed(prompt_ids, [conts[i] for i in group])
+                for index, value in zip(group, sums, strict=True):
+                    logprobs[index] = value
         return Scores(logprobs=logprobs, token_counts=lengths, input_tokens=len(prompt_ids))
+
+    def _score_with_prompt_cache(
+        self,
+        prompt_ids: list[int],
+        conts: list[list[int]],
+        groups: list[list[int]],
+        logprobs: list[float],
+    ) -> None:
+        """Extend the kept KV cache to this prompt (recomputing only the tokens after the
+        prefix it shares with the last prompt), then score each pack of continuations against
+        it, cropping the cache back to the prompt after each pack."""
+        import torch
+        from transformers import DynamicCache
+
+        shared = min(shared_prefix_len(self._cache_ids, prompt_ids), len(prompt_ids) - 1)
+        if self._cache is None or shared == 0:
+            self._cache, shared = DynamicCache(config=self.model.config), 0
+        else:
+            self._cache.crop(-(self._cache.get_seq_length() - shared))
+        self._cache_ids = []
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=torch.tensor([prompt_ids[shared:]], device=self.device),
+                position_ids=torch.arange(shared, len(prompt_ids), device=self.device)[None],
+                past_key_values=self._cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+            for group in groups:
+                packed = [conts[i] for i in group]
+                mask, positions = pack_after_prompt(
+                    len(prompt_ids), [len(c) for c in packed], self.dtype
+                )
+                flat = [tok for c in packed for tok in c]
+                logits = self.model(
+                    input_ids=torch.tensor([flat], device=self.device),
+                    attention_mask=mask.to(self.device),
+                    position_ids=positions.to(self.device),
+                    past_key_values=self._cache,
+                    use_cache=True,
+                ).logits[0]
+                self._cache.crop(-len(flat))
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                offset = 0
+                for index, cont in zip(group, packed, strict=True):
+                    rest = torch.tensor(cont[1:], dtype=torch.long, device=logp.device)
+                    own = logp[offset : offset + len(cont) - 1].gather(1, rest[:, None]).sum()
+                    logprobs[index] = float(first[cont[0]] + own)
+                    offset += len(cont)
+        self._cache_ids = list(prompt_ids)
 
     def _budget(self) -> int:
         limit = getattr(self.model.config, "max_position_embeddings", None)

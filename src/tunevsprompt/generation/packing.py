@@ -61,3 +61,40 @@ def split_for_budget(prompt_len: int, cont_lens: Sequence[int], budget: int) -> 
     if current:
         groups.append(current)
     return groups
+
+
+def pack_after_prompt(
+    prompt_len: int, cont_lens: Sequence[int], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask ``[1, 1, C, P + C]`` and position ids ``[1, C]`` for ``C`` continuation tokens run
+    against a KV cache that already holds the ``P`` prompt tokens.
+
+    Each continuation sees the whole cached prompt and its own earlier tokens; its positions
+    start at ``P``, as if it alone followed the prompt.
+    """
+    import torch
+
+    total = sum(cont_lens)
+    allowed = torch.zeros(total, prompt_len + total, dtype=torch.bool)
+    allowed[:, :prompt_len] = True
+    positions: list[int] = []
+    start = 0
+    for length in cont_lens:
+        end = start + length
+        block = torch.ones(length, length).tril().bool()
+        allowed[start:end, prompt_len + start : prompt_len + end] = block
+        positions.extend(range(prompt_len, prompt_len + length))
+        start = end
+    mask = torch.zeros(total, prompt_len + total, dtype=dtype)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    return mask[None, None], torch.tensor([positions])
+
+
+def shared_prefix_len(previous: Sequence[int], current: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token id sequences."""
+    shared = 0
+    for a, b in zip(previous, current, strict=False):
+        if a != b:
+            break
+        shared += 1
+    return shared
