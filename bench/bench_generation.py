@@ -25,6 +25,8 @@ from rich.table import Table
 from tunevsprompt.generation.base import DecodingSettings
 from tunevsprompt.generation.hf import HFGenerator, load_generator
 from tunevsprompt.generation.model_source import ModelSpec
+from tunevsprompt.labels import LabelSet
+from tunevsprompt.prompts import build_prompt
 from tunevsprompt.types import Generation, Message, Prompt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,12 +123,53 @@ def bench_scoring(
     console.print(f"max |packed - separate| log-likelihood: {worst:.2e}")
 
 
+def bench_prompt_reuse(
+    gen: HFGenerator, rows: list[dict[str, str]], n: int, console: Console
+) -> None:
+    """Few-shot rank scoring as the arm does it: 8 demonstrations and the 77-label list shared
+    by every prompt, only the query changes. Kept KV cache of the shared prefix vs none."""
+    label_set = LabelSet(sorted({r["category"] for r in rows}))
+    rng = random.Random(1)
+    demos = [(r["text"], label_set.surface[r["category"]]) for r in rng.sample(rows, 8)]
+    queries = [r["text"] for r in rng.sample(rows, n)]
+    prompts = [build_prompt(SYSTEM, label_set, q, demos) for q in queries]
+    labels = label_set.shown()
+    timings: dict[bool, float] = {}
+    results: dict[bool, list[list[float]]] = {}
+    for reuse in (False, True):
+        gen.reuse_prompt_cache = reuse
+        gen.reset_prompt_cache()
+        gen.score(prompts[0], labels)  # warm-up; with reuse it also fills the prefix cache
+        started = time.perf_counter()
+        results[reuse] = [gen.score(p, labels).logprobs for p in prompts]
+        timings[reuse] = (time.perf_counter() - started) / len(prompts)
+    gen.reuse_prompt_cache = True
+    worst = max(
+        abs(a - b)
+        for x, y in zip(results[True], results[False], strict=True)
+        for a, b in zip(x, y, strict=True)
+    )
+    tokens = len(gen.encode_prompt(prompts[0]))
+    table = Table(title=f"Few-shot rank scoring, {tokens}-token prompts, mean over {n} queries")
+    for column in ("method", "s/prompt", "speed-up"):
+        table.add_column(column, justify="right")
+    table.add_row("packed, prompt recomputed", f"{timings[False]:.2f}", "1.00x")
+    table.add_row(
+        "packed, shared prefix's KV cache kept",
+        f"{timings[True]:.2f}",
+        f"{timings[False] / timings[True]:.2f}x",
+    )
+    console.print(table)
+    console.print(f"max |kept - recomputed| log-likelihood: {worst:.2e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=24, help="Banking77 test queries to decode")
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--batch-sizes", default="1,4,8,16", help="comma-separated")
     parser.add_argument("--score-prompts", type=int, default=1, help="prompts to score labels on")
+    parser.add_argument("--reuse-prompts", type=int, default=6, help="few-shot prompts to score")
     args = parser.parse_args()
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
 
@@ -144,6 +187,7 @@ def main() -> None:
     )
     bench_generation(gen, prompts, args.max_new_tokens, sizes, console)
     bench_scoring(gen, prompts[: args.score_prompts], labels, console)
+    bench_prompt_reuse(gen, rows, args.reuse_prompts, console)
 
 
 if __name__ == "__main__":
