@@ -316,3 +316,50 @@ def test_report_is_rendered_from_results_json_alone(finished_run: Path, tmp_path
     assert (copy / "report.md").read_text() == (finished_run / "report.md").read_text()
     missing = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert missing.exit_code == 2 and "results.json" in missing.output
+
+
+def test_sigkill_mid_run_then_rerun_redoes_no_committed_example(
+    five_intent_dir: Path, real_generator: Generator, tmp_path: Path
+) -> None:
+    """A real kill -9 of `tvp compare`: what the cache committed is never recomputed, and no
+    results file is left half-written."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    suite = str(five_intent_dir / "suite-nolatency.yaml")
+    args = ["compare", suite, "--arms", "few-shot", "--out", str(out), "--cache-dir", str(cache)]
+    env = {**os.environ, "CI": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "tunevsprompt", *args], env=env)
+    db = cache / "predictions.sqlite"
+
+    def committed() -> int:
+        if not db.exists():
+            return 0
+        with sqlite3.connect(db, timeout=30) as conn:
+            try:
+                return int(conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+            except sqlite3.OperationalError:
+                return 0
+
+    deadline = time.monotonic() + 240
+    while committed() < 5 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = committed()
+    assert 5 <= done < 30, done
+    assert not (out / "results.json").exists()
+    assert not list(out.glob(".*.tmp"))
+
+    resumed = CountingGenerator(real_generator)
+    loaded = load_suite(five_intent_dir / "suite-nolatency.yaml").select_arms(["few-shot"])
+    options = RunOptions(out=out, cache_dir=cache)
+    run_compare(loaded, options, Recorder(), lambda _l, _o: resumed)
+    assert resumed.score_calls == 30 - done
+    results = json.loads((out / "results.json").read_text())
+    assert results["arms"]["few-shot"]["cache"] == {"computed": 30 - done, "cached": done}
