@@ -54,6 +54,7 @@ def test_asking_for_cuda_without_it_is_an_error(name: str) -> None:
 def test_dtype_resolution_and_unknown_names() -> None:
     assert resolve_dtype("auto", "cpu") == torch.float32
     assert resolve_dtype("bfloat16", "cpu") == torch.bfloat16
+    assert resolve_dtype("float16", "cpu") == torch.float16
     with pytest.raises(GeneratorError, match="Unknown dtype"):
         resolve_dtype("int4", "cpu")
     with pytest.raises(GeneratorError, match="Unknown device"):

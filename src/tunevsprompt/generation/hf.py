@@ -204,7 +204,6 @@ class HFGenerator:
             self._cache, shared = DynamicCache(config=self.model.config), 0
         else:
             self._cache.crop(-(self._cache.get_seq_length() - shared))
-        self._cache_ids = []
         with torch.inference_mode():
             out = self.model(
                 input_ids=torch.tensor([prompt_ids[shared:]], device=self.device),

@@ -24,23 +24,17 @@ if TYPE_CHECKING:
 def pack_continuations(
     prompt_len: int, cont_lens: Sequence[int], dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return the additive mask ``[1, 1, L, L]`` and position ids ``[1, L]`` for one pack."""
+    """Return the additive mask ``[1, 1, L, L]`` and position ids ``[1, L]`` for one pack:
+    the prompt's causal rows, then the continuation rows of ``pack_after_prompt``."""
     import torch
 
     total = prompt_len + sum(cont_lens)
-    allowed = torch.zeros(total, total, dtype=torch.bool)
-    allowed[:prompt_len, :prompt_len] = torch.ones(prompt_len, prompt_len).tril().bool()
-    positions = list(range(prompt_len))
-    start = prompt_len
-    for length in cont_lens:
-        end = start + length
-        allowed[start:end, :prompt_len] = True
-        allowed[start:end, start:end] = torch.ones(length, length).tril().bool()
-        positions.extend(range(prompt_len, prompt_len + length))
-        start = end
-    mask = torch.zeros(total, total, dtype=dtype)
-    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
-    return mask[None, None], torch.tensor([positions])
+    mask = torch.full((total, total), torch.finfo(dtype).min, dtype=dtype)
+    mask[:prompt_len, :prompt_len].triu_(1)
+    after_mask, after_positions = pack_after_prompt(prompt_len, cont_lens, dtype)
+    mask[prompt_len:] = after_mask[0, 0]
+    positions = torch.cat([torch.arange(prompt_len)[None], after_positions], dim=1)
+    return mask[None, None], positions
 
 
 def split_for_budget(prompt_len: int, cont_lens: Sequence[int], budget: int) -> list[list[int]]:
@@ -87,7 +81,7 @@ def pack_after_prompt(
         start = end
     mask = torch.zeros(total, prompt_len + total, dtype=dtype)
     mask.masked_fill_(~allowed, torch.finfo(dtype).min)
-    return mask[None, None], torch.tensor([positions])
+    return mask[None, None], torch.tensor([positions], dtype=torch.long)
 
 
 def shared_prefix_len(previous: Sequence[int], current: Sequence[int]) -> int:
