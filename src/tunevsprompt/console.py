@@ -69,10 +69,23 @@ class ConsoleObserver:
             self._progress = None
         latency = record.get("latency_ms") or {}
         how = "reused from this run folder" if reused else "done"
+        training = record.get("training")
+        trained = ""
+        if training:
+            verb = "reused adapter" if training.get("reused") else "trained"
+            trained = f", {verb}: {training['steps']} steps in {training['wall_s']:.0f} s"
         self.console.print(
             f"[{name}] {how}: {record['quality']['metric']} {_ci_text(record['quality'])}, "
-            f"p50 {_ms(latency.get('p50'))} ms, {record.get('throughput_eps')} ex/s"
+            f"p50 {_ms(latency.get('p50'))} ms, {record.get('throughput_eps')} ex/s{trained}"
         )
+        integrity = record.get("integrity")
+        if integrity and not integrity.get("ok"):
+            self.console.print(
+                f"[{name}] INTEGRITY CHECK FAILED: only {integrity['changed_fraction']:.0%} "
+                "of outputs differ from the base model's",
+                style=None if self.plain else "bold red",
+                markup=False,
+            )
 
     def close(self) -> None:
         if self._progress is not None:

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
+import gc
 import json
+import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.arms.base import Arm, ArmConfig, RunContext, TaskInfo
 from tunevsprompt.arms.registry import get_arm_type
 from tunevsprompt.contamination import overlap
-from tunevsprompt.data import TaskData, load_task_data
+from tunevsprompt.data import TaskData, load_task_data, stratified_sample
 from tunevsprompt.evaluate import score_predictions
 from tunevsprompt.generation.base import Generator
-from tunevsprompt.generation.caching import CachingGenerator
+from tunevsprompt.generation.caching import CacheSession, CachingGenerator
+from tunevsprompt.integrity import integrity_record
 from tunevsprompt.latency import measure_latency
 from tunevsprompt.manifest import now_iso, start_manifest
 from tunevsprompt.report.markdown import render_markdown
@@ -31,6 +33,9 @@ from tunevsprompt.store import (
 )
 from tunevsprompt.suite_loader import LoadedSuite
 from tunevsprompt.types import Example, Prediction
+
+if TYPE_CHECKING:
+    from tunevsprompt.generation.hf import HFGenerator
 
 PARTS_DIR = "parts"
 
@@ -59,9 +64,15 @@ class RunOptions:
 
 
 GeneratorLoader = Callable[[LoadedSuite, RunOptions], Generator]
+TrainableLoader = Callable[[LoadedSuite, RunOptions], "HFGenerator"]
 
 
 def load_default_generator(loaded: LoadedSuite, options: RunOptions) -> Generator:
+    return load_hf_generator(loaded, options)
+
+
+def load_hf_generator(loaded: LoadedSuite, options: RunOptions) -> HFGenerator:
+    """A fresh copy of the suite's model (tuning arms train their own copy)."""
     from tunevsprompt.generation.hf import load_generator
     from tunevsprompt.generation.model_source import ModelSpec
 
@@ -76,10 +87,14 @@ def default_run_dir(suite_name: str) -> Path:
     return Path("reports") / suite_name / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def prediction_cache_path(options: RunOptions) -> Path:
+def _cache_dir(options: RunOptions) -> Path:
     from tunevsprompt.generation.model_source import cache_root
 
-    return (options.cache_dir or cache_root()) / "predictions.sqlite"
+    return options.cache_dir or cache_root()
+
+
+def prediction_cache_path(options: RunOptions) -> Path:
+    return _cache_dir(options) / "predictions.sqlite"
 
 
 @dataclass
@@ -94,6 +109,7 @@ def run_compare(
     options: RunOptions,
     observer: RunObserver,
     generator_loader: GeneratorLoader = load_default_generator,
+    trainable_loader: TrainableLoader = load_hf_generator,
 ) -> Path:
     """Run every selected arm and write results.json, samples.jsonl and report.md."""
     if options.arms:
@@ -117,25 +133,36 @@ def run_compare(
         },
     )
     cache = PredictionCache(prediction_cache_path(options), read=options.use_cache)
+    session = CacheSession(cache)
     holder: dict[str, CachingGenerator] = {}
 
     def generator() -> CachingGenerator:
         if "g" not in holder:
             observer.message(f"loading model {suite.model.id}")
-            holder["g"] = CachingGenerator(generator_loader(loaded, options), cache)
+            holder["g"] = CachingGenerator(generator_loader(loaded, options), session)
         return holder["g"]
 
+    def trainable_base() -> HFGenerator:
+        observer.message(f"loading a trainable copy of {suite.model.id}")
+        return trainable_loader(loaded, options)
+
     ctx = RunContext(
-        TaskInfo(suite.task.type, suite.task.instruction, data.labels),
+        TaskInfo(suite.task.type, suite.task.instruction, data.labels, suite.primary_metric()),
         suite.sampling.seed,
         run_dir,
         generator,
+        dev=data.dev,
+        cache_dir=_cache_dir(options),
+        use_cache=options.use_cache,
+        load_trainable_base=trainable_base,
+        cached=lambda inner: CachingGenerator(inner, session),
+        log=observer.message,
     )
     outcomes: dict[str, ArmOutcome] = {}
     try:
         for config in loaded.arms:
             outcomes[config.name] = _run_or_reuse_arm(
-                loaded, options, config, data, ctx, holder, observer, run_dir
+                loaded, options, config, data, ctx, session, observer, run_dir
             )
     finally:
         cache.close()
@@ -173,7 +200,7 @@ def _run_or_reuse_arm(
     config: ArmConfig,
     data: TaskData,
     ctx: RunContext,
-    holder: dict[str, CachingGenerator],
+    session: CacheSession,
     observer: RunObserver,
     run_dir: Path,
 ) -> ArmOutcome:
@@ -186,7 +213,7 @@ def _run_or_reuse_arm(
             outcome = ArmOutcome(part["record"], part["samples"], part["visible_texts"])
             observer.arm_finished(config.name, outcome.record, reused=True)
             return outcome
-    outcome = _run_arm(loaded, config, data, ctx, holder, observer)
+    outcome = _run_arm(loaded, config, data, ctx, session, observer)
     write_json_atomic(
         part_path,
         {
@@ -204,54 +231,52 @@ def _chunks(items: Sequence[Example], size: int) -> list[Sequence[Example]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+@dataclass
+class ArmPass:
+    """One prepare + predict + score of an arm on the test split."""
+
+    arm: Arm
+    extra: dict[str, Any]
+    record: dict[str, Any]
+    predictions: list[Prediction]
+    per_example: list[dict[str, float]]
+
+
 def _run_arm(
     loaded: LoadedSuite,
     config: ArmConfig,
     data: TaskData,
     ctx: RunContext,
-    holder: dict[str, CachingGenerator],
+    session: CacheSession,
     observer: RunObserver,
 ) -> ArmOutcome:
+    """The headline pass (first seed, whole train split), its latency and integrity check,
+    then the extra passes asked for: other seeds, learning-curve sizes."""
     suite = loaded.suite
-    arm: Arm = get_arm_type(config.type)(config)
     test = data.test
-    observer.arm_started(config.name, len(test))
-    began = time.perf_counter()
-    extra = arm.prepare(data.train, ctx)
-    prepare_s = time.perf_counter() - began
-    if "g" in holder:
-        holder["g"].reset_stats()
-    predictions: list[Prediction] = []
-    began = time.perf_counter()
-    for batch in _chunks(test, int(getattr(config, "batch_size", 8))):
-        predictions.extend(arm.predict(batch))
-        observer.advanced(len(batch))
-    wall_s = time.perf_counter() - began
-    stats = holder["g"].reset_stats() if "g" in holder else None
-    record, per_example = score_predictions(
-        suite.task.type,
-        test,
-        predictions,
-        suite.primary_metric(),
-        suite.metrics.bootstrap_samples,
-        suite.sampling.seed,
-    )
-    no_cache = holder["g"].bypass if "g" in holder else contextlib.nullcontext
+    seeds: list[int] = getattr(config, "seeds", None) or [ctx.seed]
+    sizes = _curve_sizes(getattr(config, "train_sizes", None), len(data.train))
+    passes = len(seeds) + sum(1 for size in sizes if size is not None)
+    observer.arm_started(config.name, len(test) * passes)
+    head_ctx = replace(ctx, seed=seeds[0])
+    head = _arm_pass(loaded, config, data.train, test, head_ctx, session, observer)
+    record = head.record
+    no_cache = session.bypass
     latency, timings = measure_latency(
-        arm.predict, test, suite.latency.sample, suite.latency.warmup, no_cache
+        head.arm.predict, test, suite.latency.sample, suite.latency.warmup, no_cache
     )
-    compute_s = stats.compute_s if stats and (stats.computed or stats.cached) else wall_s
-    record = {
-        "type": config.type,
-        "n": len(test),
-        **record,
-        "latency_ms": latency,
-        "throughput_eps": round(len(test) / compute_s, 4) if compute_s > 0 else None,
-        "prepare_s": round(prepare_s, 3),
-        "cache": {"computed": stats.computed, "cached": stats.cached} if stats else None,
-        "config": config.model_dump(mode="json"),
-        **extra,
-    }
+    record["latency_ms"] = latency
+    variants = getattr(head.arm, "latency_variants", None)
+    if variants is not None:
+        record["latency_variants"] = {
+            name: measure_latency(
+                predict, test, suite.latency.sample, suite.latency.warmup, no_cache
+            )[0]
+            for name, predict in variants().items()
+        }
+    base_predict = getattr(head.arm, "base_predict", None)
+    if base_predict is not None:
+        record["integrity"] = _integrity(config, head, base_predict, test, observer)
     samples = [
         {
             "arm": config.name,
@@ -266,9 +291,175 @@ def _run_arm(
             "latency_ms": timings.get(e.id),
             "tokens": {"input": p.input_tokens, "output": p.output_tokens},
         }
-        for e, p, s in zip(test, predictions, per_example, strict=True)
+        for e, p, s in zip(test, head.predictions, head.per_example, strict=True)
     ]
-    return ArmOutcome(record, samples, arm.visible_texts())
+    visible = head.arm.visible_texts()
+    del head
+    gc.collect()
+    if len(seeds) > 1:
+        record["seeds"] = _seed_study(loaded, config, data, ctx, session, observer, seeds, record)
+    if sizes:
+        record["learning_curve"] = _learning_curve(
+            loaded, config, data, head_ctx, session, observer, sizes, record
+        )
+    return ArmOutcome(record, samples, visible)
+
+
+def _arm_pass(
+    loaded: LoadedSuite,
+    config: ArmConfig,
+    train: Sequence[Example],
+    test: Sequence[Example],
+    ctx: RunContext,
+    session: CacheSession,
+    observer: RunObserver,
+) -> ArmPass:
+    suite = loaded.suite
+    arm: Arm = get_arm_type(config.type)(config)
+    began = time.perf_counter()
+    extra = arm.prepare(train, ctx)
+    prepare_s = time.perf_counter() - began
+    session.reset_stats()
+    predictions: list[Prediction] = []
+    began = time.perf_counter()
+    for batch in _chunks(test, int(getattr(config, "batch_size", 8))):
+        predictions.extend(arm.predict(batch))
+        observer.advanced(len(batch))
+    wall_s = time.perf_counter() - began
+    stats = session.reset_stats()
+    quality, per_example = score_predictions(
+        suite.task.type,
+        test,
+        predictions,
+        suite.primary_metric(),
+        suite.metrics.bootstrap_samples,
+        suite.sampling.seed,
+    )
+    compute_s = stats.compute_s if (stats.computed or stats.cached) else wall_s
+    record = {
+        "type": config.type,
+        "n": len(test),
+        **quality,
+        "latency_ms": None,
+        "throughput_eps": round(len(test) / compute_s, 4) if compute_s > 0 else None,
+        "prepare_s": round(prepare_s, 3),
+        "cache": {"computed": stats.computed, "cached": stats.cached},
+        "seed": ctx.seed,
+        "config": config.model_dump(mode="json"),
+        **extra,
+    }
+    return ArmPass(arm, extra, record, predictions, per_example)
+
+
+def _integrity(
+    config: ArmConfig,
+    head: ArmPass,
+    base_predict: Callable[[Sequence[Example]], list[Prediction]],
+    test: Sequence[Example],
+    observer: RunObserver,
+) -> dict[str, Any]:
+    sample = int(getattr(config, "integrity_sample", 32))
+    threshold = float(getattr(config, "integrity_min_changed", 0.2))
+    chosen = list(test[:sample])
+    base = base_predict(chosen)
+    result = integrity_record(head.predictions[: len(chosen)], base, threshold)
+    if not result["ok"]:
+        observer.message(
+            f"WARNING: arm {config.name}: the tuned model's outputs differ from the base "
+            f"model's on only {result['changed_fraction']:.0%} of {result['sample']} test "
+            f"examples (threshold {threshold:.0%}). The adapter did (almost) nothing, or was "
+            "not applied; its figures are the base model's."
+        )
+    return result
+
+
+def _curve_sizes(sizes: list[int | str] | None, n_train: int) -> list[int | None]:
+    """Requested sizes as ints; None marks 'the whole split' (the headline pass)."""
+    if not sizes:
+        return []
+    out: list[int | None] = []
+    for size in sizes:
+        value = None if size == "all" or int(size) >= n_train else int(size)
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    training = record.get("training") or {}
+    return {
+        "quality": record["quality"],
+        "n_train": training.get("train_examples"),
+        "training": {
+            k: training.get(k)
+            for k in ("steps", "epochs", "wall_s", "examples_per_s", "best_dev_metric", "reused")
+        }
+        if training
+        else None,
+    }
+
+
+def _seed_study(
+    loaded: LoadedSuite,
+    config: ArmConfig,
+    data: TaskData,
+    ctx: RunContext,
+    session: CacheSession,
+    observer: RunObserver,
+    seeds: list[int],
+    head_record: dict[str, Any],
+) -> dict[str, Any]:
+    per_seed = [{"seed": seeds[0], **_summary(head_record)}]
+    for seed in seeds[1:]:
+        observer.message(f"{config.name}: seed {seed}")
+        run = _arm_pass(
+            loaded,
+            config,
+            data.train,
+            data.test,
+            replace(ctx, seed=seed, variant=f"@seed{seed}"),
+            session,
+            observer,
+        )
+        per_seed.append({"seed": seed, **_summary(run.record)})
+        del run
+        gc.collect()
+    values = [float(p["quality"]["value"]) for p in per_seed]
+    return {
+        "metric": head_record["quality"]["metric"],
+        "values": seeds,
+        "mean": round(statistics.fmean(values), 6),
+        "std": round(statistics.stdev(values), 6) if len(values) > 1 else 0.0,
+        "per_seed": per_seed,
+    }
+
+
+def _learning_curve(
+    loaded: LoadedSuite,
+    config: ArmConfig,
+    data: TaskData,
+    ctx: RunContext,
+    session: CacheSession,
+    observer: RunObserver,
+    sizes: list[int | None],
+    head_record: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Nested stratified subsets (each smaller one inside the larger), first seed only."""
+    stratify = loaded.suite.task.type == "classification"
+    points = []
+    for size in sizes:
+        if size is None:
+            points.append({"train_size": len(data.train), **_summary(head_record)})
+            continue
+        observer.message(f"{config.name}: learning curve at {size} training examples")
+        subset = stratified_sample(data.train, None, size, ctx.seed, "learning-curve", stratify)
+        run = _arm_pass(
+            loaded, config, subset, data.test, replace(ctx, variant=f"@n{size}"), session, observer
+        )
+        points.append({"train_size": len(subset), **_summary(run.record)})
+        del run
+        gc.collect()
+    return sorted(points, key=lambda p: int(p["train_size"]))
 
 
 def _model_manifest(generator: CachingGenerator | None) -> dict[str, Any]:

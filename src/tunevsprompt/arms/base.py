@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,7 @@ from tunevsprompt.types import Example, Prediction
 
 if TYPE_CHECKING:
     from tunevsprompt.generation.base import Generator
+    from tunevsprompt.generation.hf import HFGenerator
     from tunevsprompt.labels import LabelSet
 
 
@@ -28,6 +29,24 @@ class ArmConfig(BaseModel):
         return []
 
 
+class LearnsFromExamples(BaseModel):
+    """Keys of arms whose result depends on which training examples (and seed) they get."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="Run the arm once per seed and report mean and standard deviation across "
+        "seeds beside the per-seed figures. The first seed gives the headline figures.",
+    )
+    train_sizes: list[Annotated[int, Field(ge=1)] | Literal["all"]] | None = Field(
+        None,
+        min_length=1,
+        description="Learning curve: also run the arm on stratified subsets of the train split "
+        "of these sizes ('all' = the whole split) and record quality with CI per size.",
+    )
+
+
 @dataclass
 class TaskInfo:
     """What an arm needs to know about the task, independent of where the data came from."""
@@ -35,16 +54,40 @@ class TaskInfo:
     type: str
     instruction: str
     labels: LabelSet | None
+    primary_metric: str = "accuracy"
+
+
+def _no_log(text: str) -> None:
+    return None
+
+
+def _no_trainable_base() -> HFGenerator:
+    raise NotImplementedError("this run has no trainable model loader")
 
 
 @dataclass
 class RunContext:
-    """Shared services for arms. The generator is loaded lazily, on first use."""
+    """Shared services for arms. The generator is loaded lazily, on first use.
+
+    ``generator`` is the base model behind the prediction cache. Arms that change weights
+    ask ``load_trainable_base`` for their own fresh copy, and wrap what they build with
+    ``cached`` so their predictions are cached (under their own fingerprint) and counted
+    like everyone else's.
+    """
 
     task: TaskInfo
     seed: int
     run_dir: Path
     generator_factory: Callable[[], Generator]
+    dev: Sequence[Example] = ()
+    cache_dir: Path | None = None
+    """Root for caches that outlive a run (trained adapters, checkpoints)."""
+    use_cache: bool = True
+    load_trainable_base: Callable[[], HFGenerator] = _no_trainable_base
+    cached: Callable[[Generator], Generator] = lambda g: g
+    log: Callable[[str], None] = _no_log
+    variant: str = ""
+    """Suffix naming this arm run among several (another seed, a learning-curve size)."""
     _generator: Generator | None = None
 
     @property

@@ -8,10 +8,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from tunevsprompt.arms.base import ArmConfig, RunContext
+from tunevsprompt.arms.base import ArmConfig, LearnsFromExamples, RunContext
 from tunevsprompt.data import stratified_sample
 from tunevsprompt.errors import RunError
-from tunevsprompt.generation.base import DecodingSettings
+from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.labels import LabelSet, ParseMode
 from tunevsprompt.prompts import build_prompt
 from tunevsprompt.types import Example, Prediction, Prompt
@@ -49,8 +49,10 @@ class ZeroShotConfig(PromptingConfig):
     type: Literal["zero-shot"] = "zero-shot"
 
 
-class FewShotConfig(PromptingConfig):
-    """Instruction + label list + k demonstrations from the train split + input."""
+class FewShotConfig(PromptingConfig, LearnsFromExamples):
+    """Instruction + label list + k demonstrations from the train split + input.
+
+    With ``train_sizes`` the demonstrations are drawn from pools of those sizes."""
 
     type: Literal["few-shot"] = "few-shot"
     k: int = Field(8, ge=1, description="Number of demonstrations.")
@@ -67,6 +69,8 @@ class FewShotConfig(PromptingConfig):
             raise ValueError("selection: fixed needs `ids` (train example ids)")
         if self.selection != "fixed" and self.ids:
             raise ValueError("`ids` is only used with selection: fixed")
+        if self.seeds and self.seed is not None:
+            raise ValueError("set either `seed` or `seeds`, not both")
         return self
 
 
@@ -116,13 +120,22 @@ class PromptingArm:
             instruction, self._labels(), example.input, demos, self.config.show_labels
         )
 
+    def generator(self) -> Generator:
+        """The model this arm predicts with (the run's base model for prompting arms)."""
+        assert self._ctx is not None, "prepare() must run before predict()"
+        return self._ctx.generator
+
     def predict(self, batch: Sequence[Example]) -> list[Prediction]:
+        return self.predict_with(self.generator(), batch)
+
+    def predict_with(self, generator: Generator, batch: Sequence[Example]) -> list[Prediction]:
+        """This arm's prompts and decision rule, answered by ``generator``."""
         assert self._ctx is not None, "prepare() must run before predict()"
         prompts = [self.prompt_for(e) for e in batch]
         if self._decide() == "rank":
-            return [self._rank(e, p) for e, p in zip(batch, prompts, strict=True)]
+            return [self._rank(generator, e, p) for e, p in zip(batch, prompts, strict=True)]
         settings = DecodingSettings(self.config.max_new_tokens, 0.0, self.config.batch_size)
-        outputs = self._ctx.generator.generate(prompts, settings)
+        outputs = generator.generate(prompts, settings)
         predictions = []
         labels = self._labels()
         for example, out in zip(batch, outputs, strict=True):
@@ -136,12 +149,11 @@ class PromptingArm:
             )
         return predictions
 
-    def _rank(self, example: Example, prompt: Prompt) -> Prediction:
-        assert self._ctx is not None
+    def _rank(self, generator: Generator, example: Example, prompt: Prompt) -> Prediction:
         labels = self._labels()
         assert labels is not None
         forms = labels.shown()
-        scores = self._ctx.generator.score(prompt, forms)
+        scores = generator.score(prompt, forms)
         order = sorted(range(len(forms)), key=lambda i: scores.logprobs[i], reverse=True)
         best = order[0]
         margin = scores.logprobs[best] - scores.logprobs[order[1]] if len(order) > 1 else 0.0

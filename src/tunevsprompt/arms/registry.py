@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 BUILTIN_ARMS: dict[str, str] = {
     "zero-shot": "tunevsprompt.arms.prompting:ZeroShotArm",
     "few-shot": "tunevsprompt.arms.prompting:FewShotArm",
+    "lora": "tunevsprompt.arms.lora:LoraArm",
+    "soft-prompt": "tunevsprompt.arms.soft_prompt:SoftPromptArm",
 }
 
 ENTRY_POINT_GROUP = "tunevsprompt.arms"

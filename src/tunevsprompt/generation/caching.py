@@ -26,14 +26,45 @@ def _prompt_payload(prompt: Prompt) -> list[list[str]]:
     return [[m.role, m.content] for m in prompt]
 
 
-class CachingGenerator:
-    """Implements the Generator Protocol over another generator and a PredictionCache."""
+class CacheSession:
+    """One prediction cache with the call statistics and the bypass switch shared by every
+    generator of a run (the base model and each tuned model), so the runner can count and
+    time an arm's pass without knowing which generator the arm used."""
 
-    def __init__(self, inner: Generator, cache: PredictionCache):
-        self.inner = inner
+    def __init__(self, cache: PredictionCache):
         self.cache = cache
         self.stats = CallStats()
-        self._bypass = False
+        self.bypassed = False
+
+    @contextlib.contextmanager
+    def bypass(self) -> Iterator[None]:
+        """Neither read nor write the cache (latency timing must run the model)."""
+        self.bypassed, saved = True, self.bypassed
+        try:
+            yield
+        finally:
+            self.bypassed = saved
+
+    def reset_stats(self) -> CallStats:
+        stats, self.stats = self.stats, CallStats()
+        return stats
+
+
+class CachingGenerator:
+    """Implements the Generator Protocol over another generator and a cache session."""
+
+    def __init__(self, inner: Generator, session: CacheSession):
+        self.inner = inner
+        self.session = session
+        self.cache = session.cache
+
+    @property
+    def stats(self) -> CallStats:
+        return self.session.stats
+
+    @property
+    def _bypass(self) -> bool:
+        return self.session.bypassed
 
     @property
     def fingerprint(self) -> str:
@@ -45,19 +76,6 @@ class CachingGenerator:
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
-
-    @contextlib.contextmanager
-    def bypass(self) -> Iterator[None]:
-        """Neither read nor write the cache (latency timing must run the model)."""
-        self._bypass, saved = True, self._bypass
-        try:
-            yield
-        finally:
-            self._bypass = saved
-
-    def reset_stats(self) -> CallStats:
-        stats, self.stats = self.stats, CallStats()
-        return stats
 
     def generate(self, prompts: Sequence[Prompt], settings: DecodingSettings) -> list[Generation]:
         if self._bypass:

@@ -48,6 +48,8 @@ class HFGenerator:
         resolved: ResolvedModel,
         dtype: torch.dtype,
         load_s: float = 0.0,
+        soft_prompt: torch.Tensor | None = None,
+        adapter: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -56,6 +58,16 @@ class HFGenerator:
         self.dtype = dtype
         self.load_s = load_s
         self.num_parameters: int = sum(p.numel() for p in model.parameters())
+        self.adapter = adapter
+        """Identity of what was trained on top of the base weights (an adapter's hash), so a
+        tuned model never shares prediction-cache entries with its base model."""
+        self.soft_prompt = (
+            None
+            if soft_prompt is None
+            else soft_prompt.detach().to(device=self.device, dtype=dtype)
+        )
+        """Virtual-token embeddings [V, hidden] placed before every input (prompt tuning)."""
+        self.virtual_tokens = 0 if self.soft_prompt is None else int(self.soft_prompt.shape[0])
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.end_of_turn = end_of_turn_text(tokenizer)
@@ -74,7 +86,10 @@ class HFGenerator:
     def fingerprint(self) -> str:
         """Weights identity + dtype; device and batch size do not change what the model says."""
         weights = self.resolved.source_sha256 or f"{self.model_id}@{self.resolved.revision}"
-        payload = json.dumps({"weights": weights, "dtype": str(self.dtype)}, sort_keys=True)
+        identity = {"weights": weights, "dtype": str(self.dtype)}
+        if self.adapter is not None:
+            identity["adapter"] = self.adapter
+        payload = json.dumps(identity, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     @property
@@ -144,21 +159,48 @@ class HFGenerator:
         if sampling:
             # Plain temperature sampling: switch off whatever top-k/top-p the model ships with.
             options.update(temperature=settings.temperature, top_k=0, top_p=1.0)
+        inputs = self.model_inputs(input_ids.to(self.device), mask.to(self.device))
         output = self.model.generate(
-            input_ids=input_ids.to(self.device),
-            attention_mask=mask.to(self.device),
+            **inputs,
             max_new_tokens=settings.max_new_tokens,
             eos_token_id=sorted(self._stop_ids),
             pad_token_id=pad,
             **options,
         )
+        # Given input_ids, generate returns them before the new tokens; given only
+        # inputs_embeds (soft prompt), it returns the new tokens alone.
+        new_tokens = output[:, width:] if "input_ids" in inputs else output
         generations = []
-        for ids, row in zip(batch, output[:, width:].tolist(), strict=True):
+        for ids, row in zip(batch, new_tokens.tolist(), strict=True):
             stop = next((i for i, tok in enumerate(row) if tok in self._stop_ids), None)
             kept = row if stop is None else row[: stop + 1]
             text = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
             generations.append(Generation(text, len(ids), len(kept)))
         return generations
+
+    def model_inputs(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Keyword inputs for ``model`` / ``model.generate`` for a batch of whole sequences:
+        the ids themselves, or, with a soft prompt, its embeddings followed by the ids'."""
+        if self.soft_prompt is None:
+            inputs = {"input_ids": input_ids}
+            if attention_mask is not None:
+                inputs["attention_mask"] = attention_mask
+            return inputs
+        import torch
+
+        batch = input_ids.shape[0]
+        prefix = self.soft_prompt[None].expand(batch, -1, -1)
+        inputs = {"inputs_embeds": torch.cat([prefix, self._embed(input_ids)], dim=1)}
+        if attention_mask is not None:
+            ones = attention_mask.new_ones((batch, self.virtual_tokens))
+            inputs["attention_mask"] = torch.cat([ones, attention_mask], dim=1)
+        return inputs
+
+    def _embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        embedded: torch.Tensor = self.model.get_input_embeddings()(input_ids)
+        return embedded
 
     def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores:
         """Log-likelihood of each continuation plus the end-of-turn token after ``prompt``.
@@ -169,7 +211,7 @@ class HFGenerator:
         """
         prompt_text = self.render(prompt)
         prompt_ids = self._encode(prompt_text)
-        conts = [self._continuation_ids(prompt_text, prompt_ids, c) for c in continuations]
+        conts = [self.continuation_ids(prompt_text, prompt_ids, c) for c in continuations]
         lengths = [len(c) for c in conts]
         logprobs: list[float] = [0.0] * len(conts)
         groups = split_for_budget(len(prompt_ids), lengths, self._budget())
@@ -199,15 +241,21 @@ class HFGenerator:
         import torch
         from transformers import DynamicCache
 
+        virtual = self.virtual_tokens  # a soft prompt sits in the cache before every prompt
         shared = min(shared_prefix_len(self._cache_ids, prompt_ids), len(prompt_ids) - 1)
         if self._cache is None or shared == 0:
             self._cache, shared = DynamicCache(config=self.model.config), 0
         else:
-            self._cache.crop(-(self._cache.get_seq_length() - shared))
+            self._cache.crop(-(self._cache.get_seq_length() - virtual - shared))
+        total = virtual + len(prompt_ids)
         with torch.inference_mode():
+            new_ids = torch.tensor([prompt_ids[shared:]], device=self.device)
+            inputs = self.model_inputs(new_ids) if shared == 0 else {"input_ids": new_ids}
             out = self.model(
-                input_ids=torch.tensor([prompt_ids[shared:]], device=self.device),
-                position_ids=torch.arange(shared, len(prompt_ids), device=self.device)[None],
+                **inputs,
+                position_ids=torch.arange(total - inputs_length(inputs), total, device=self.device)[
+                    None
+                ],
                 past_key_values=self._cache,
                 use_cache=True,
                 logits_to_keep=1,
@@ -215,9 +263,7 @@ class HFGenerator:
             first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
             for group in groups:
                 packed = [conts[i] for i in group]
-                mask, positions = pack_after_prompt(
-                    len(prompt_ids), [len(c) for c in packed], self.dtype
-                )
+                mask, positions = pack_after_prompt(total, [len(c) for c in packed], self.dtype)
                 flat = [tok for c in packed for tok in c]
                 logits = self.model(
                     input_ids=torch.tensor([flat], device=self.device),
@@ -240,7 +286,7 @@ class HFGenerator:
         limit = getattr(self.model.config, "max_position_embeddings", None)
         return min(PACK_BUDGET, limit) if isinstance(limit, int) else PACK_BUDGET
 
-    def _continuation_ids(
+    def continuation_ids(
         self, prompt_text: str, prompt_ids: list[int], continuation: str
     ) -> list[int]:
         """Tokens of ``continuation + end_of_turn`` as they follow the prompt.
@@ -261,12 +307,15 @@ class HFGenerator:
     def _score_packed(self, prompt_ids: list[int], conts: list[list[int]]) -> list[float]:
         import torch
 
-        mask, positions = pack_continuations(len(prompt_ids), [len(c) for c in conts], self.dtype)
+        virtual = self.virtual_tokens
+        mask, positions = pack_continuations(
+            virtual + len(prompt_ids), [len(c) for c in conts], self.dtype
+        )
         flat = prompt_ids + [tok for c in conts for tok in c]
         keep = len(flat) - len(prompt_ids) + 1  # last prompt token predicts each first token
         with torch.inference_mode():
             logits = self.model(
-                input_ids=torch.tensor([flat], device=self.device),
+                **self.model_inputs(torch.tensor([flat], device=self.device)),
                 attention_mask=mask.to(self.device),
                 position_ids=positions.to(self.device),
                 logits_to_keep=keep,
@@ -295,6 +344,12 @@ class HFGenerator:
         if len(eot) == 1:
             stops.add(eot[0])
         return stops
+
+
+def inputs_length(inputs: dict[str, torch.Tensor]) -> int:
+    """Sequence length of ``model_inputs`` output (ids or embeddings)."""
+    tensor = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"]
+    return int(tensor.shape[1])
 
 
 def end_of_turn_text(tokenizer: Any) -> str:

@@ -1,0 +1,1 @@
+"""Training for the tuning arms: batching, the shared loop, memory measurement."""

@@ -1,0 +1,402 @@
+"""The training loop shared by the tuning arms: answer-only loss, length-grouped batches,
+warm-up + decay, gradient accumulation, dev evaluation with early stopping (best state
+kept), and a checkpoint after every evaluation that a later run resumes from.
+
+What differs between LoRA and prompt tuning (which parameters train, how a batch is fed to
+the model) lives behind ``Trainable``; this loop knows neither.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from tunevsprompt.training.batches import (
+    EncodedExample,
+    collate_left_padded,
+    length_grouped_batches,
+    sorted_batches,
+)
+from tunevsprompt.training.memory import PeakMemory
+
+if TYPE_CHECKING:
+    import torch
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Hyperparameters of one training run (the arm's config, flattened)."""
+
+    learning_rate: float
+    epochs: float = 3.0
+    max_steps: int | None = None
+    batch_size: int = 8
+    gradient_accumulation: int = 1
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.0
+    lr_schedule: Literal["linear", "cosine", "constant"] = "linear"
+    max_grad_norm: float = 1.0
+    eval_every_steps: int | None = None
+    """Evaluate on dev (and checkpoint) every N optimizer steps; default once per epoch."""
+    patience: int | None = 2
+    """Stop after this many evaluations without improvement; None trains to the end."""
+    select_on: Literal["loss", "primary"] = "loss"
+    logging_steps: int = 10
+    gradient_checkpointing: bool = False
+    seed: int = 0
+
+
+class Trainable(Protocol):
+    """A model with an adapter, as the loop sees it."""
+
+    device: str
+    autocast_dtype: torch.dtype | None
+    """bf16 autocast on CUDA; None runs in the weights' own dtype (float32 on CPU)."""
+
+    def parameters_to_train(self) -> dict[str, torch.nn.Parameter]: ...
+
+    def last_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: int
+    ) -> torch.Tensor:
+        """Logits [batch, keep, vocab] for the last ``keep`` columns of a left-padded batch."""
+        ...
+
+    def set_training(self, training: bool) -> None: ...
+
+
+class TrainingObserver(Protocol):
+    def training_progress(self, step: int, total: int, loss: float) -> None: ...
+    def checkpoint_saved(self, step: int, path: Path) -> None: ...
+
+
+DevMetric = Callable[[], float]
+"""The suite's primary metric on the dev split with the current weights (higher is better)."""
+
+
+@dataclass
+class TrainingState:
+    """Everything a resumed run needs besides the weights and optimizer."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    examples_seen: int = 0
+    tokens_seen: int = 0
+    train_s: float = 0.0
+    wall_s: float = 0.0
+    best_value: float | None = None
+    best_step: int | None = None
+    bad_evaluations: int = 0
+    stopped_early: bool = False
+    loss_curve: list[dict[str, float]] = field(default_factory=list)
+    dev_curve: list[dict[str, float]] = field(default_factory=list)
+    resumed_from_step: int | None = None
+
+
+@dataclass
+class TrainingOutcome:
+    state: TrainingState
+    best_weights: dict[str, torch.Tensor]
+    record: dict[str, Any]
+
+
+def plan_steps(n_batches: int, settings: TrainingSettings) -> tuple[int, int]:
+    """(optimizer steps per epoch, total optimizer steps)."""
+    per_epoch = max(1, math.ceil(n_batches / settings.gradient_accumulation))
+    if settings.max_steps is not None:
+        return per_epoch, settings.max_steps
+    return per_epoch, max(1, math.ceil(settings.epochs * per_epoch))
+
+
+def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
+    """Multiplier on the learning rate before optimizer step ``step`` (0-based)."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(1, total - warmup)
+    progress = min(max(progress, 0.0), 1.0)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0 - progress
+
+
+def answer_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Mean cross-entropy over answer tokens (targets of -100 are prompt or padding)."""
+    import torch
+
+    count = int((targets != -100).sum())
+    total = torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        ignore_index=-100,
+        reduction="sum",
+    )
+    return total / max(count, 1), count
+
+
+def run_training(
+    trainable: Trainable,
+    train: Sequence[EncodedExample],
+    dev: Sequence[EncodedExample],
+    settings: TrainingSettings,
+    pad_id: int,
+    checkpoint_path: Path,
+    observer: TrainingObserver,
+    dev_metric: DevMetric | None = None,
+) -> TrainingOutcome:
+    """Train, evaluating on dev every ``eval_every_steps``; resume from ``checkpoint_path``
+    when it holds a checkpoint of this same run (the caller keys the folder by content)."""
+    import torch
+
+    if not train:
+        raise ValueError("no training examples")
+    params = trainable.parameters_to_train()
+    optimizer = torch.optim.AdamW(
+        list(params.values()), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
+    lengths = [e.length for e in train]
+    first_epoch = length_grouped_batches(lengths, settings.batch_size, settings.seed, 0)
+    per_epoch, total_steps = plan_steps(len(first_epoch), settings)
+    warmup = round(settings.warmup_ratio * total_steps)
+    eval_every = settings.eval_every_steps or per_epoch
+    state = TrainingState()
+    best: dict[str, torch.Tensor] = {k: v.detach().clone() for k, v in params.items()}
+    if checkpoint_path.exists():
+        state, best = _load_checkpoint(checkpoint_path, params, optimizer)
+        state.resumed_from_step = state.step
+    memory = PeakMemory(trainable.device)
+    memory.start()
+    session_began = time.perf_counter()
+    wall_before = state.wall_s
+    pending: list[float] = []
+
+    def set_lr(step: int) -> None:
+        factor = lr_factor(step, total_steps, warmup, settings.lr_schedule)
+        for group in optimizer.param_groups:
+            group["lr"] = settings.learning_rate * factor
+
+    trainable.set_training(True)
+    while state.step < total_steps and not state.stopped_early:
+        batches = length_grouped_batches(lengths, settings.batch_size, settings.seed, state.epoch)
+        while state.batch_in_epoch < len(batches) and state.step < total_steps:
+            window = batches[
+                state.batch_in_epoch : state.batch_in_epoch + settings.gradient_accumulation
+            ]
+            began = time.perf_counter()
+            set_lr(state.step)
+            micro_losses = []
+            for indices in window:
+                batch = collate_left_padded([train[i] for i in indices], pad_id)
+                with _autocast(trainable):
+                    logits = trainable.last_logits(
+                        batch.input_ids.to(trainable.device),
+                        batch.attention_mask.to(trainable.device),
+                        batch.keep,
+                    )
+                loss, _count = answer_loss(logits, batch.targets.to(logits.device))
+                (loss / len(window)).backward()  # type: ignore[no-untyped-call]
+                micro_losses.append(float(loss.detach()))
+                state.examples_seen += len(indices)
+                state.tokens_seen += int(batch.attention_mask.sum())
+            torch.nn.utils.clip_grad_norm_(list(params.values()), settings.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.step += 1
+            state.batch_in_epoch += len(window)
+            state.train_s += time.perf_counter() - began
+            pending.append(sum(micro_losses) / len(micro_losses))
+            if state.step % settings.logging_steps == 0 or state.step == total_steps:
+                state.loss_curve.append(
+                    {
+                        "step": state.step,
+                        "loss": round(sum(pending) / len(pending), 6),
+                        "lr": optimizer.param_groups[0]["lr"],
+                    }
+                )
+                observer.training_progress(state.step, total_steps, state.loss_curve[-1]["loss"])
+                pending = []
+            at_epoch_end = state.batch_in_epoch >= len(batches)
+            if at_epoch_end:
+                state.epoch += 1
+                state.batch_in_epoch = 0
+            if state.step % eval_every == 0 or state.step == total_steps or at_epoch_end:
+                _evaluate(trainable, dev, settings, pad_id, state, params, best, dev_metric)
+                trainable.set_training(True)
+                state.wall_s = wall_before + time.perf_counter() - session_began
+                _save_checkpoint(checkpoint_path, state, params, best, optimizer)
+                observer.checkpoint_saved(state.step, checkpoint_path)
+            if state.stopped_early or at_epoch_end:
+                break  # a new epoch gets its own batch order
+    if pending:
+        state.loss_curve.append(
+            {
+                "step": state.step,
+                "loss": round(sum(pending) / len(pending), 6),
+                "lr": optimizer.param_groups[0]["lr"],
+            }
+        )
+    trainable.set_training(False)
+    state.wall_s = wall_before + time.perf_counter() - session_began
+    record = _record(state, settings, per_epoch, total_steps, len(train), memory.peak_mb())
+    return TrainingOutcome(state, best, record)
+
+
+def _autocast(trainable: Trainable) -> Any:
+    import contextlib
+
+    import torch
+
+    if trainable.autocast_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=trainable.autocast_dtype)
+
+
+def dev_loss(
+    trainable: Trainable, dev: Sequence[EncodedExample], batch_size: int, pad_id: int
+) -> float:
+    """Mean answer-token loss over ``dev`` (token-weighted), without gradients."""
+    import torch
+
+    total, count = 0.0, 0
+    trainable.set_training(False)
+    with torch.inference_mode():
+        for indices in sorted_batches([e.length for e in dev], batch_size):
+            batch = collate_left_padded([dev[i] for i in indices], pad_id)
+            with _autocast(trainable):
+                logits = trainable.last_logits(
+                    batch.input_ids.to(trainable.device),
+                    batch.attention_mask.to(trainable.device),
+                    batch.keep,
+                )
+            loss, n = answer_loss(logits, batch.targets.to(logits.device))
+            total += float(loss) * n
+            count += n
+    return total / max(count, 1)
+
+
+def _evaluate(
+    trainable: Trainable,
+    dev: Sequence[EncodedExample],
+    settings: TrainingSettings,
+    pad_id: int,
+    state: TrainingState,
+    params: dict[str, torch.nn.Parameter],
+    best: dict[str, torch.Tensor],
+    dev_metric: DevMetric | None,
+) -> None:
+    """Score dev, keep the best weights, count evaluations without improvement."""
+    if not dev:
+        # Nothing to select on: the last weights are the result.
+        best.update({k: v.detach().clone() for k, v in params.items()})
+        state.best_step = state.step
+        return
+    point: dict[str, float] = {
+        "step": state.step,
+        "dev_loss": round(dev_loss(trainable, dev, settings.batch_size, pad_id), 6),
+    }
+    if settings.select_on == "primary" and dev_metric is not None:
+        trainable.set_training(False)
+        point["dev_metric"] = round(dev_metric(), 6)
+        value = point["dev_metric"]
+        better = state.best_value is None or value > state.best_value
+    else:
+        value = point["dev_loss"]
+        better = state.best_value is None or value < state.best_value
+    state.dev_curve.append(point)
+    if better:
+        state.best_value, state.best_step, state.bad_evaluations = value, state.step, 0
+        best.update({k: v.detach().clone() for k, v in params.items()})
+    else:
+        state.bad_evaluations += 1
+        if settings.patience is not None and state.bad_evaluations >= settings.patience:
+            state.stopped_early = True
+
+
+def _save_checkpoint(
+    path: Path,
+    state: TrainingState,
+    params: dict[str, torch.nn.Parameter],
+    best: dict[str, torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+) -> None:
+    """One file, written to a temporary sibling and renamed: a kill leaves the old one."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "state": asdict(state),
+        "weights": {k: v.detach().cpu() for k, v in params.items()},
+        "best": {k: v.cpu() for k, v in best.items()},
+        "optimizer": optimizer.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "python_rng": random.getstate(),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(
+    path: Path, params: dict[str, torch.nn.Parameter], optimizer: torch.optim.Optimizer
+) -> tuple[TrainingState, dict[str, torch.Tensor]]:
+    import torch
+
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if payload.get("format") != CHECKPOINT_FORMAT or set(payload["weights"]) != set(params):
+        raise ValueError(f"{path} is not a checkpoint of this training run")
+    with torch.no_grad():
+        for name, value in payload["weights"].items():
+            params[name].copy_(value.to(params[name].device))
+    optimizer.load_state_dict(payload["optimizer"])
+    torch.set_rng_state(payload["torch_rng"])
+    random.setstate(payload["python_rng"])
+    device = next(iter(params.values())).device
+    best = {k: v.to(device) for k, v in payload["best"].items()}
+    return TrainingState(**payload["state"]), best
+
+
+def _record(
+    state: TrainingState,
+    settings: TrainingSettings,
+    per_epoch: int,
+    total_steps: int,
+    n_train: int,
+    peak_mb: float | None,
+) -> dict[str, Any]:
+    train_s = state.train_s
+    return {
+        "train_examples": n_train,
+        "steps": state.step,
+        "planned_steps": total_steps,
+        "steps_per_epoch": per_epoch,
+        "epochs": round(state.step / per_epoch, 4),
+        "wall_s": round(state.wall_s, 3),
+        "train_s": round(train_s, 3),
+        "examples_per_s": round(state.examples_seen / train_s, 4) if train_s else None,
+        "tokens_per_s": round(state.tokens_seen / train_s, 2) if train_s else None,
+        "peak_memory_mb": peak_mb,
+        "best_dev_metric": (
+            {
+                "name": "dev_metric" if settings.select_on == "primary" else "dev_loss",
+                "value": state.best_value,
+                "step": state.best_step,
+            }
+            if state.best_value is not None
+            else None
+        ),
+        "stopped_early": state.stopped_early,
+        "resumed_from_step": state.resumed_from_step,
+        "loss_curve": state.loss_curve,
+        "dev_curve": state.dev_curve,
+        "settings": asdict(settings),
+    }
