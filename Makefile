@@ -41,6 +41,7 @@ test: lint typecheck
 
 bench: setup
 	$(BIN)/python bench/bench_generation.py
+	$(BIN)/python bench/bench_training.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

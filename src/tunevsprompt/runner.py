@@ -213,7 +213,7 @@ def _run_or_reuse_arm(
             outcome = ArmOutcome(part["record"], part["samples"], part["visible_texts"])
             observer.arm_finished(config.name, outcome.record, reused=True)
             return outcome
-    outcome = _run_arm(loaded, config, data, ctx, session, observer)
+    outcome = _run_arm(ArmJob(loaded, config, data, session, observer), ctx)
     write_json_atomic(
         part_path,
         {
@@ -232,6 +232,18 @@ def _chunks(items: Sequence[Example], size: int) -> list[Sequence[Example]]:
 
 
 @dataclass
+class ArmJob:
+    """What every pass of one arm shares: the suite, the arm's config, the data, the run's
+    services."""
+
+    loaded: LoadedSuite
+    config: ArmConfig
+    data: TaskData
+    session: CacheSession
+    observer: RunObserver
+
+
+@dataclass
 class ArmPass:
     """One prepare + predict + score of an arm on the test split."""
 
@@ -242,24 +254,18 @@ class ArmPass:
     per_example: list[dict[str, float]]
 
 
-def _run_arm(
-    loaded: LoadedSuite,
-    config: ArmConfig,
-    data: TaskData,
-    ctx: RunContext,
-    session: CacheSession,
-    observer: RunObserver,
-) -> ArmOutcome:
+def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
     """The headline pass (first seed, whole train split), its latency and integrity check,
     then the extra passes asked for: other seeds, learning-curve sizes."""
-    suite = loaded.suite
+    config, data, session, observer = job.config, job.data, job.session, job.observer
+    suite = job.loaded.suite
     test = data.test
     seeds: list[int] = getattr(config, "seeds", None) or [ctx.seed]
     sizes = _curve_sizes(getattr(config, "train_sizes", None), len(data.train))
     passes = len(seeds) + sum(1 for size in sizes if size is not None)
     observer.arm_started(config.name, len(test) * passes)
     head_ctx = replace(ctx, seed=seeds[0])
-    head = _arm_pass(loaded, config, data.train, test, head_ctx, session, observer)
+    head = _arm_pass(job, data.train, head_ctx)
     record = head.record
     no_cache = session.bypass
     latency, timings = measure_latency(
@@ -297,24 +303,16 @@ def _run_arm(
     del head
     gc.collect()
     if len(seeds) > 1:
-        record["seeds"] = _seed_study(loaded, config, data, ctx, session, observer, seeds, record)
+        record["seeds"] = _seed_study(job, ctx, seeds, record)
     if sizes:
-        record["learning_curve"] = _learning_curve(
-            loaded, config, data, head_ctx, session, observer, sizes, record
-        )
+        record["learning_curve"] = _learning_curve(job, head_ctx, sizes, record)
     return ArmOutcome(record, samples, visible)
 
 
-def _arm_pass(
-    loaded: LoadedSuite,
-    config: ArmConfig,
-    train: Sequence[Example],
-    test: Sequence[Example],
-    ctx: RunContext,
-    session: CacheSession,
-    observer: RunObserver,
-) -> ArmPass:
-    suite = loaded.suite
+def _arm_pass(job: ArmJob, train: Sequence[Example], ctx: RunContext) -> ArmPass:
+    """prepare on ``train``, predict and score the whole test split."""
+    config, session, observer, test = job.config, job.session, job.observer, job.data.test
+    suite = job.loaded.suite
     arm: Arm = get_arm_type(config.type)(config)
     began = time.perf_counter()
     extra = arm.prepare(train, ctx)
@@ -400,27 +398,12 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _seed_study(
-    loaded: LoadedSuite,
-    config: ArmConfig,
-    data: TaskData,
-    ctx: RunContext,
-    session: CacheSession,
-    observer: RunObserver,
-    seeds: list[int],
-    head_record: dict[str, Any],
+    job: ArmJob, ctx: RunContext, seeds: list[int], head_record: dict[str, Any]
 ) -> dict[str, Any]:
     per_seed = [{"seed": seeds[0], **_summary(head_record)}]
     for seed in seeds[1:]:
-        observer.message(f"{config.name}: seed {seed}")
-        run = _arm_pass(
-            loaded,
-            config,
-            data.train,
-            data.test,
-            replace(ctx, seed=seed, variant=f"@seed{seed}"),
-            session,
-            observer,
-        )
+        job.observer.message(f"{job.config.name}: seed {seed}")
+        run = _arm_pass(job, job.data.train, replace(ctx, seed=seed, variant=f"@seed{seed}"))
         per_seed.append({"seed": seed, **_summary(run.record)})
         del run
         gc.collect()
@@ -435,27 +418,19 @@ def _seed_study(
 
 
 def _learning_curve(
-    loaded: LoadedSuite,
-    config: ArmConfig,
-    data: TaskData,
-    ctx: RunContext,
-    session: CacheSession,
-    observer: RunObserver,
-    sizes: list[int | None],
-    head_record: dict[str, Any],
+    job: ArmJob, ctx: RunContext, sizes: list[int | None], head_record: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Nested stratified subsets (each smaller one inside the larger), first seed only."""
-    stratify = loaded.suite.task.type == "classification"
+    stratify = job.loaded.suite.task.type == "classification"
+    train = job.data.train
     points = []
     for size in sizes:
         if size is None:
-            points.append({"train_size": len(data.train), **_summary(head_record)})
+            points.append({"train_size": len(train), **_summary(head_record)})
             continue
-        observer.message(f"{config.name}: learning curve at {size} training examples")
-        subset = stratified_sample(data.train, None, size, ctx.seed, "learning-curve", stratify)
-        run = _arm_pass(
-            loaded, config, subset, data.test, replace(ctx, variant=f"@n{size}"), session, observer
-        )
+        job.observer.message(f"{job.config.name}: learning curve at {size} training examples")
+        subset = stratified_sample(train, None, size, ctx.seed, "learning-curve", stratify)
+        run = _arm_pass(job, subset, replace(ctx, variant=f"@n{size}"))
         points.append({"train_size": len(subset), **_summary(run.record)})
         del run
         gc.collect()

@@ -195,18 +195,11 @@ def run_training(
             set_lr(state.step)
             micro_losses = []
             for indices in window:
-                batch = collate_left_padded([train[i] for i in indices], pad_id)
-                with _autocast(trainable):
-                    logits = trainable.last_logits(
-                        batch.input_ids.to(trainable.device),
-                        batch.attention_mask.to(trainable.device),
-                        batch.keep,
-                    )
-                loss, _count = answer_loss(logits, batch.targets.to(logits.device))
+                loss, _count, tokens = batch_loss(trainable, [train[i] for i in indices], pad_id)
                 (loss / len(window)).backward()  # type: ignore[no-untyped-call]
                 micro_losses.append(float(loss.detach()))
                 state.examples_seen += len(indices)
-                state.tokens_seen += int(batch.attention_mask.sum())
+                state.tokens_seen += tokens
             torch.nn.utils.clip_grad_norm_(list(params.values()), settings.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -260,6 +253,21 @@ def _autocast(trainable: Trainable) -> Any:
     return torch.autocast(device_type="cuda", dtype=trainable.autocast_dtype)
 
 
+def batch_loss(
+    trainable: Trainable, examples: Sequence[EncodedExample], pad_id: int
+) -> tuple[torch.Tensor, int, int]:
+    """(mean answer loss, answer tokens, tokens fed) of one left-padded batch."""
+    batch = collate_left_padded(examples, pad_id)
+    with _autocast(trainable):
+        logits = trainable.last_logits(
+            batch.input_ids.to(trainable.device),
+            batch.attention_mask.to(trainable.device),
+            batch.keep,
+        )
+    loss, count = answer_loss(logits, batch.targets.to(logits.device))
+    return loss, count, int(batch.attention_mask.sum())
+
+
 def dev_loss(
     trainable: Trainable, dev: Sequence[EncodedExample], batch_size: int, pad_id: int
 ) -> float:
@@ -270,14 +278,7 @@ def dev_loss(
     trainable.set_training(False)
     with torch.inference_mode():
         for indices in sorted_batches([e.length for e in dev], batch_size):
-            batch = collate_left_padded([dev[i] for i in indices], pad_id)
-            with _autocast(trainable):
-                logits = trainable.last_logits(
-                    batch.input_ids.to(trainable.device),
-                    batch.attention_mask.to(trainable.device),
-                    batch.keep,
-                )
-            loss, n = answer_loss(logits, batch.targets.to(logits.device))
+            loss, n, _tokens = batch_loss(trainable, [dev[i] for i in indices], pad_id)
             total += float(loss) * n
             count += n
     return total / max(count, 1)
