@@ -153,7 +153,6 @@ def test_saved_adapter_round_trips(tuned_run: Path, five_intent_dir: Path, arm: 
     """Reloaded with PeftModel.from_pretrained, the adapter gives the same predictions."""
     from peft import PeftModel
 
-    from tunevsprompt.generation.hf import HFGenerator
     from tunevsprompt.labels import LabelSet
 
     run = results(tuned_run)
@@ -166,14 +165,7 @@ def test_saved_adapter_round_trips(tuned_run: Path, five_intent_dir: Path, arm: 
         model, soft = peft_model.merge_and_unload(), None
     else:
         model, soft = peft_model.base_model, peft_model.get_prompt_embedding_to_save("default")
-    generator = HFGenerator(
-        model.eval(),
-        base.tokenizer,
-        model_id=base.model_id,
-        resolved=base.resolved,
-        dtype=base.dtype,
-        soft_prompt=soft,
-    )
+    generator = base.derived(model, soft_prompt=soft)
     labels = LabelSet(run["task"]["labels"])
     instruction = "Name the intent of this bank customer's message."
     for row in _samples(tuned_run, arm)[:8]:
@@ -189,19 +181,12 @@ def test_soft_prompt_scoring_matches_peft_forward(tuned_run: Path, five_intent_d
     import torch
     from peft import PeftModel
 
-    from tunevsprompt.generation.hf import HFGenerator
-
     loaded = load_suite(five_intent_dir / "tuning.yaml")
     base = load_hf_generator(loaded, RunOptions(device="cpu"))
     path = tuned_run / results(tuned_run)["arms"]["soft-prompt"]["adapter"]["path"]
     peft_model = PeftModel.from_pretrained(base.model, path).eval()
-    generator = HFGenerator(
-        peft_model.base_model,
-        base.tokenizer,
-        model_id=base.model_id,
-        resolved=base.resolved,
-        dtype=base.dtype,
-        soft_prompt=peft_model.get_prompt_embedding_to_save("default"),
+    generator = base.derived(
+        peft_model.base_model, soft_prompt=peft_model.get_prompt_embedding_to_save("default")
     )
     prompt = (Message("system", "Name the intent."), Message("user", "Where is my new card?"))
     continuations = ["card arrival", "exchange rate"]
@@ -219,13 +204,7 @@ def test_soft_prompt_scoring_matches_peft_forward(tuned_run: Path, five_intent_d
         expected = sum(float(logp[len(prompt_ids) - 1 + j, token]) for j, token in enumerate(cont))
         assert value == pytest.approx(expected, abs=2e-3)
     # ...and it is not the base model's answer.
-    plain = HFGenerator(
-        peft_model.base_model,
-        base.tokenizer,
-        model_id=base.model_id,
-        resolved=base.resolved,
-        dtype=base.dtype,
-    )
+    plain = base.derived(peft_model.base_model)
     assert plain.score(prompt, continuations).logprobs != pytest.approx(scores.logprobs, abs=1e-2)
 
 

@@ -248,7 +248,6 @@ class ArmPass:
     """One prepare + predict + score of an arm on the test split."""
 
     arm: Arm
-    extra: dict[str, Any]
     record: dict[str, Any]
     predictions: list[Prediction]
     per_example: list[dict[str, float]]
@@ -267,18 +266,19 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
     head_ctx = replace(ctx, seed=seeds[0])
     head = _arm_pass(job, data.train, head_ctx)
     record = head.record
-    no_cache = session.bypass
-    latency, timings = measure_latency(
-        head.arm.predict, test, suite.latency.sample, suite.latency.warmup, no_cache
-    )
-    record["latency_ms"] = latency
+
+    def timed(
+        predict: Callable[[Sequence[Example]], list[Prediction]],
+    ) -> tuple[dict[str, Any] | None, dict[str, float]]:
+        return measure_latency(
+            predict, test, suite.latency.sample, suite.latency.warmup, session.bypass
+        )
+
+    record["latency_ms"], timings = timed(head.arm.predict)
     variants = getattr(head.arm, "latency_variants", None)
     if variants is not None:
         record["latency_variants"] = {
-            name: measure_latency(
-                predict, test, suite.latency.sample, suite.latency.warmup, no_cache
-            )[0]
-            for name, predict in variants().items()
+            name: timed(predict)[0] for name, predict in variants().items()
         }
     base_predict = getattr(head.arm, "base_predict", None)
     if base_predict is not None:
@@ -346,7 +346,7 @@ def _arm_pass(job: ArmJob, train: Sequence[Example], ctx: RunContext) -> ArmPass
         "config": config.model_dump(mode="json"),
         **extra,
     }
-    return ArmPass(arm, extra, record, predictions, per_example)
+    return ArmPass(arm, record, predictions, per_example)
 
 
 def _integrity(

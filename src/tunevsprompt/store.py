@@ -6,9 +6,10 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,20 @@ def write_text_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_dir_atomic(target: Path, fill: Callable[[Path], None]) -> None:
+    """Build a folder with ``fill(staging)`` beside ``target``, then swap it in: readers see
+    the old folder or the whole new one, never a half-written one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        fill(staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; these are ordinary folders
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

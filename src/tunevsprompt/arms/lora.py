@@ -97,34 +97,19 @@ class LoraArm(TuningArm):
         return LoraTrainable(peft_model, base.device, autocast_dtype(base.device, base.dtype))
 
     def build_inference_for_dev(self, peft_model: Any, base: HFGenerator) -> Generator:
-        return _generator(base, peft_model, adapter=None)
+        return base.derived(peft_model)
 
     def build_inference(self, peft_model: Any, base: HFGenerator, adapter_sha: str) -> TunedModel:
         config = self._lora()
         peft_model.eval()
         variants: dict[str, HFGenerator] = {}
         if not config.merge:
-            unmerged = _generator(base, peft_model, adapter=f"lora:{adapter_sha}:unmerged")
+            unmerged = base.derived(peft_model, adapter=f"lora:{adapter_sha}:unmerged")
             return TunedModel(unmerged, {}, {"merged": False})
         if config.measure_unmerged_latency:
             # merge_and_unload changes the weights in place; time the unmerged form on a copy.
             copy_model = copy.deepcopy(peft_model)
-            variants["unmerged"] = _generator(
-                base, copy_model, adapter=f"lora:{adapter_sha}:unmerged"
-            )
+            variants["unmerged"] = base.derived(copy_model, adapter=f"lora:{adapter_sha}:unmerged")
         merged = peft_model.merge_and_unload()
-        evaluated = _generator(base, merged, adapter=f"lora:{adapter_sha}:merged")
+        evaluated = base.derived(merged, adapter=f"lora:{adapter_sha}:merged")
         return TunedModel(evaluated, variants, {"merged": True, "latency_variants": list(variants)})
-
-
-def _generator(base: HFGenerator, model: Any, adapter: str | None) -> HFGenerator:
-    from tunevsprompt.generation.hf import HFGenerator
-
-    return HFGenerator(
-        model.eval(),
-        base.tokenizer,
-        model_id=base.model_id,
-        resolved=base.resolved,
-        dtype=base.dtype,
-        adapter=adapter,
-    )

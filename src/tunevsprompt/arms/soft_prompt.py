@@ -59,15 +59,15 @@ class SoftPromptTrainable:
     ) -> torch.Tensor:
         import torch
 
+        from tunevsprompt.generation.hf import with_soft_prompt
+
         batch, virtual = input_ids.shape[0], self.embedding.weight.shape[0]
-        words = self.model.get_input_embeddings()(input_ids)
-        prompt = self.embedding.weight.to(words.dtype)[None].expand(batch, -1, -1)
-        mask = torch.cat([attention_mask.new_ones((batch, virtual)), attention_mask], dim=1)
+        inputs = with_soft_prompt(self.model, self.embedding.weight, input_ids, attention_mask)
+        # Left padding: text positions come from the mask, after the virtual tokens.
         text_positions = (attention_mask.cumsum(-1) - 1).clamp(min=0) + virtual
         virtual_positions = torch.arange(virtual, device=input_ids.device)[None].expand(batch, -1)
         logits: torch.Tensor = self.model(
-            inputs_embeds=torch.cat([prompt, words], dim=1),
-            attention_mask=mask,
+            **inputs,
             position_ids=torch.cat([virtual_positions, text_positions], dim=1),
             logits_to_keep=keep,
             use_cache=False,
@@ -117,25 +117,11 @@ class SoftPromptArm(TuningArm):
         return weights
 
     def build_inference_for_dev(self, peft_model: Any, base: HFGenerator) -> Generator:
-        return _generator(base, peft_model, self._prompt_weights(peft_model), adapter=None)
+        return base.derived(peft_model.base_model, soft_prompt=self._prompt_weights(peft_model))
 
     def build_inference(self, peft_model: Any, base: HFGenerator, adapter_sha: str) -> TunedModel:
         weights = self._prompt_weights(peft_model)
-        evaluated = _generator(base, peft_model, weights, adapter=f"soft-prompt:{adapter_sha}")
+        evaluated = base.derived(
+            peft_model.base_model, soft_prompt=weights, adapter=f"soft-prompt:{adapter_sha}"
+        )
         return TunedModel(evaluated, {}, {"virtual_tokens": int(weights.shape[0])})
-
-
-def _generator(
-    base: HFGenerator, peft_model: Any, weights: torch.Tensor, adapter: str | None
-) -> HFGenerator:
-    from tunevsprompt.generation.hf import HFGenerator
-
-    return HFGenerator(
-        peft_model.base_model.eval(),
-        base.tokenizer,
-        model_id=base.model_id,
-        resolved=base.resolved,
-        dtype=base.dtype,
-        soft_prompt=weights,
-        adapter=adapter,
-    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,8 +24,10 @@ from tunevsprompt.data import stratified_sample
 from tunevsprompt.errors import RunError
 from tunevsprompt.evaluate import score_predictions
 from tunevsprompt.generation.base import Generator
-from tunevsprompt.store import content_key, write_json_atomic
+from tunevsprompt.generation.model_source import file_sha256
+from tunevsprompt.store import content_key, write_dir_atomic, write_json_atomic
 from tunevsprompt.training.batches import EncodedExample, truncate
+from tunevsprompt.training.devices import precision
 from tunevsprompt.training.loop import (
     Trainable,
     TrainingOutcome,
@@ -200,8 +201,8 @@ class TuningArm(PromptingArm):
             base, work, final, train_encoded, dev_encoded, dev, ctx
         )
         adapter_dir = ctx.run_dir / "adapters" / f"{self.name}{ctx.variant}"
-        _copy_tree_atomic(final, adapter_dir)
-        adapter_sha = _sha256(final / ADAPTER_WEIGHTS)
+        write_dir_atomic(adapter_dir, lambda staging: _copy_into(final, staging))
+        adapter_sha = file_sha256(final / ADAPTER_WEIGHTS)
         record.update(
             truncated_examples=truncated,
             adapter_bytes=sum(f.stat().st_size for f in final.iterdir() if f.is_file()),
@@ -295,7 +296,11 @@ class TuningArm(PromptingArm):
             )
         if checkpoint.exists():
             ctx.log(f"{self.name}: resuming training from {checkpoint}")
-        metric = self._dev_metric(peft_model, base, dev_examples, ctx)
+        metric = (
+            self._dev_metric(peft_model, base, dev_examples, ctx)
+            if self.tuning.select_on == "primary"
+            else None
+        )
         outcome = run_training(
             trainable,
             train,
@@ -304,7 +309,7 @@ class TuningArm(PromptingArm):
             base.tokenizer.pad_token_id,
             checkpoint,
             _LogProgress(self.name, ctx.log),
-            metric if self.tuning.select_on == "primary" else None,
+            metric,
         )
         if self.tuning.gradient_checkpointing:
             base.model.gradient_checkpointing_disable()
@@ -313,13 +318,13 @@ class TuningArm(PromptingArm):
         # Where and how it was trained stays with the adapter: a reused adapter reports it.
         record = {
             "device": base.device,
-            "precision": _precision(base),
+            "precision": precision(base.device, base.dtype),
             **outcome.record,
             "trainable_params": int(trainable_params),
             "total_params": int(total_params),
             "reused": False,
         }
-        _save_adapter_atomic(peft_model, final, record)
+        write_dir_atomic(final, lambda staging: _save_adapter(peft_model, staging, record))
         checkpoint.unlink(missing_ok=True)
         return peft_model, record
 
@@ -396,35 +401,11 @@ class _LogProgress:
         self.log(f"{self.arm}: checkpoint at step {step}")
 
 
-def _precision(base: HFGenerator) -> str:
-    import torch
-
-    if base.device.startswith("cuda") and base.dtype == torch.bfloat16:
-        return "bf16 weights + bf16 autocast, fp32 trainable parameters"
-    return f"{str(base.dtype).removeprefix('torch.')} throughout"
+def _copy_into(source: Path, folder: Path) -> None:
+    shutil.copytree(source, folder, dirs_exist_ok=True)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _save_adapter_atomic(peft_model: Any, final: Path, record: dict[str, Any]) -> None:
-    """peft's own format plus training.json, written beside and renamed into place."""
-    tmp = final.with_name(f".{final.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    peft_model.save_pretrained(str(tmp))
-    write_json_atomic(tmp / "training.json", record)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-
-
-def _copy_tree_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+def _save_adapter(peft_model: Any, folder: Path, record: dict[str, Any]) -> None:
+    """peft's own format plus training.json."""
+    peft_model.save_pretrained(str(folder))
+    write_json_atomic(folder / "training.json", record)

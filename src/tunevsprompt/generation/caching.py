@@ -63,10 +63,6 @@ class CachingGenerator:
         return self.session.stats
 
     @property
-    def _bypass(self) -> bool:
-        return self.session.bypassed
-
-    @property
     def fingerprint(self) -> str:
         return self.inner.fingerprint
 
@@ -78,7 +74,7 @@ class CachingGenerator:
         return self.inner.count_tokens(text)
 
     def generate(self, prompts: Sequence[Prompt], settings: DecodingSettings) -> list[Generation]:
-        if self._bypass:
+        if self.session.bypassed:
             return self.inner.generate(prompts, settings)
         keys = [
             content_key(
@@ -115,7 +111,7 @@ class CachingGenerator:
         return [r for r in results if r is not None]
 
     def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores:
-        if self._bypass:
+        if self.session.bypassed:
             return self.inner.score(prompt, continuations)
         key = content_key(
             {

@@ -178,6 +178,21 @@ class HFGenerator:
             generations.append(Generation(text, len(ids), len(kept)))
         return generations
 
+    def derived(
+        self, model: Any, *, soft_prompt: torch.Tensor | None = None, adapter: str | None = None
+    ) -> HFGenerator:
+        """A generator over another form of this model (tuned, merged, with a soft prompt):
+        same tokenizer and base identity, its own weights and adapter identity."""
+        return HFGenerator(
+            model.eval(),
+            self.tokenizer,
+            model_id=self.model_id,
+            resolved=self.resolved,
+            dtype=self.dtype,
+            soft_prompt=soft_prompt,
+            adapter=adapter,
+        )
+
     def model_inputs(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
@@ -188,19 +203,7 @@ class HFGenerator:
             if attention_mask is not None:
                 inputs["attention_mask"] = attention_mask
             return inputs
-        import torch
-
-        batch = input_ids.shape[0]
-        prefix = self.soft_prompt[None].expand(batch, -1, -1)
-        inputs = {"inputs_embeds": torch.cat([prefix, self._embed(input_ids)], dim=1)}
-        if attention_mask is not None:
-            ones = attention_mask.new_ones((batch, self.virtual_tokens))
-            inputs["attention_mask"] = torch.cat([ones, attention_mask], dim=1)
-        return inputs
-
-    def _embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        embedded: torch.Tensor = self.model.get_input_embeddings()(input_ids)
-        return embedded
+        return with_soft_prompt(self.model, self.soft_prompt, input_ids, attention_mask)
 
     def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores:
         """Log-likelihood of each continuation plus the end-of-turn token after ``prompt``.
@@ -250,12 +253,12 @@ class HFGenerator:
         total = virtual + len(prompt_ids)
         with torch.inference_mode():
             new_ids = torch.tensor([prompt_ids[shared:]], device=self.device)
+            # From scratch the soft prompt (if any) goes in first; otherwise it is in the cache.
             inputs = self.model_inputs(new_ids) if shared == 0 else {"input_ids": new_ids}
+            start = 0 if shared == 0 else virtual + shared
             out = self.model(
                 **inputs,
-                position_ids=torch.arange(total - inputs_length(inputs), total, device=self.device)[
-                    None
-                ],
+                position_ids=torch.arange(start, total, device=self.device)[None],
                 past_key_values=self._cache,
                 use_cache=True,
                 logits_to_keep=1,
@@ -346,10 +349,25 @@ class HFGenerator:
         return stops
 
 
-def inputs_length(inputs: dict[str, torch.Tensor]) -> int:
-    """Sequence length of ``model_inputs`` output (ids or embeddings)."""
-    tensor = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"]
-    return int(tensor.shape[1])
+def with_soft_prompt(
+    model: Any,
+    soft_prompt: torch.Tensor,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """Model inputs with the virtual tokens ``soft_prompt`` [V, hidden] before every row, as
+    peft's prompt tuning places them: embeddings, and the mask extended by V ones. Training
+    and inference both go through here, so they cannot disagree on the placement."""
+    import torch
+
+    batch = input_ids.shape[0]
+    words = model.get_input_embeddings()(input_ids)
+    prefix = soft_prompt.to(words.dtype)[None].expand(batch, -1, -1)
+    inputs = {"inputs_embeds": torch.cat([prefix, words], dim=1)}
+    if attention_mask is not None:
+        ones = attention_mask.new_ones((batch, soft_prompt.shape[0]))
+        inputs["attention_mask"] = torch.cat([ones, attention_mask], dim=1)
+    return inputs
 
 
 def end_of_turn_text(tokenizer: Any) -> str:

@@ -179,6 +179,17 @@ def run_training(
     wall_before = state.wall_s
     pending: list[float] = []
 
+    def log_loss() -> None:
+        """One loss_curve point: the mean loss of the steps since the last one."""
+        state.loss_curve.append(
+            {
+                "step": state.step,
+                "loss": round(sum(pending) / len(pending), 6),
+                "lr": optimizer.param_groups[0]["lr"],
+            }
+        )
+        pending.clear()
+
     def set_lr(step: int) -> None:
         factor = lr_factor(step, total_steps, warmup, settings.lr_schedule)
         for group in optimizer.param_groups:
@@ -208,15 +219,8 @@ def run_training(
             state.train_s += time.perf_counter() - began
             pending.append(sum(micro_losses) / len(micro_losses))
             if state.step % settings.logging_steps == 0 or state.step == total_steps:
-                state.loss_curve.append(
-                    {
-                        "step": state.step,
-                        "loss": round(sum(pending) / len(pending), 6),
-                        "lr": optimizer.param_groups[0]["lr"],
-                    }
-                )
+                log_loss()
                 observer.training_progress(state.step, total_steps, state.loss_curve[-1]["loss"])
-                pending = []
             at_epoch_end = state.batch_in_epoch >= len(batches)
             if at_epoch_end:
                 state.epoch += 1
@@ -229,14 +233,8 @@ def run_training(
                 observer.checkpoint_saved(state.step, checkpoint_path)
             if state.stopped_early or at_epoch_end:
                 break  # a new epoch gets its own batch order
-    if pending:
-        state.loss_curve.append(
-            {
-                "step": state.step,
-                "loss": round(sum(pending) / len(pending), 6),
-                "lr": optimizer.param_groups[0]["lr"],
-            }
-        )
+    if pending:  # stopped early between logging points
+        log_loss()
     trainable.set_training(False)
     state.wall_s = wall_before + time.perf_counter() - session_began
     record = _record(state, settings, per_epoch, total_steps, len(train), memory.peak_mb())
