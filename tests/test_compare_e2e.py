@@ -61,6 +61,13 @@ class CountingGenerator:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        return self.inner.prompt_tokens(prompt)
+
+    @property
+    def context_window(self) -> int | None:
+        return self.inner.context_window
+
     def generate(self, prompts: Sequence[Prompt], settings: DecodingSettings) -> list[Generation]:
         self.generate_prompts += len(prompts)
         return self.inner.generate(prompts, settings)

@@ -77,6 +77,8 @@ class ConsoleObserver:
         self.console.print(
             f"[{name}] {how}: {record['quality']['metric']} {_ci_text(record['quality'])}, "
             f"p50 {_ms(latency.get('p50'))} ms, {record.get('throughput_eps')} ex/s{trained}"
+            f"{_retrieval_text(record.get('retrieval'))}",
+            markup=False,
         )
         integrity = record.get("integrity")
         if integrity and not integrity.get("ok"):
@@ -91,6 +93,18 @@ class ConsoleObserver:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def _retrieval_text(retrieval: dict[str, Any] | None) -> str:
+    if not retrieval:
+        return ""
+    index = "index reused" if retrieval.get("index_reused") else "index built"
+    text = f", retrieval: {retrieval['corpus_chunks']} chunks ({retrieval['index_type']}, {index})"
+    if retrieval.get("hit_at_k") is not None:
+        text += (
+            f", hit@{retrieval['top_k']} {retrieval['hit_at_k']:.2f}, MRR {retrieval['mrr']:.2f}"
+        )
+    return text
 
 
 def _ms(value: float | None) -> str:

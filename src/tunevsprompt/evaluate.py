@@ -58,9 +58,19 @@ def score_predictions(
             sum(is_parse_failure(p.parse) for p in predictions) / max(len(predictions), 1), 6
         ),
         "parse_counts": dict(sorted(parse_counts.items())),
-        "tokens": {
-            "input_mean": round(float(np.mean([p.input_tokens for p in predictions])), 3),
-            "output_mean": round(float(np.mean([p.output_tokens for p in predictions])), 3),
-        },
+        "tokens": _token_figures(predictions),
     }
     return record, per_example
+
+
+def _token_figures(predictions: Sequence[Prediction]) -> dict[str, float]:
+    """Prompt and answer lengths: long retrieved or few-shot prompts are what make an arm
+    cost more per request, so the spread of the prompt length is reported, not just its mean."""
+    inputs = np.array([p.input_tokens for p in predictions], dtype=float)
+    outputs = np.array([p.output_tokens for p in predictions], dtype=float)
+    return {
+        "input_mean": round(float(inputs.mean()), 3),
+        "input_p95": round(float(np.percentile(inputs, 95)), 3),
+        "input_max": int(inputs.max()),
+        "output_mean": round(float(outputs.mean()), 3),
+    }

@@ -20,25 +20,44 @@ def measure_latency(
     no_cache: Callable[[], AbstractContextManager[None]],
 ) -> tuple[dict[str, Any] | None, dict[str, float]]:
     """Times ``predict([example])`` on the first ``sample`` examples. Returns the summary for
-    results.json (None when sample is 0) and the milliseconds per example id."""
+    results.json (None when sample is 0) and the milliseconds per example id.
+
+    Arms that do work before the model (retrieval) report it per prediction in
+    ``extra["stage_ms"]``; the summary then splits each request into those stages and
+    ``generation`` (the rest)."""
     chosen = list(examples[:sample])
     if not chosen:
         return None, {}
     timings: dict[str, float] = {}
+    stages: dict[str, list[float]] = {}
     with no_cache():
         for example in chosen[:warmup]:
             predict([example])
         for example in chosen:
             began = time.perf_counter()
-            predict([example])
-            timings[example.id] = (time.perf_counter() - began) * 1000
-    values = np.array(list(timings.values()))
-    summary = {
-        "p50": round(float(np.percentile(values, 50)), 3),
-        "p95": round(float(np.percentile(values, 95)), 3),
-        "mean": round(float(values.mean()), 3),
-        "n": len(values),
+            (prediction,) = predict([example])
+            total = (time.perf_counter() - began) * 1000
+            timings[example.id] = total
+            before_model = prediction.extra.get("stage_ms") or {}
+            for stage, ms in before_model.items():
+                stages.setdefault(stage, []).append(float(ms))
+            if before_model:
+                stages.setdefault("generation", []).append(total - sum(before_model.values()))
+    summary: dict[str, Any] = {
+        **_percentiles(list(timings.values())),
+        "n": len(timings),
         "batch_size": 1,
         "warmup": min(warmup, len(chosen)),
     }
+    if stages:
+        summary["stages"] = {name: _percentiles(values) for name, values in stages.items()}
     return summary, timings
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    array = np.array(values)
+    return {
+        "p50": round(float(np.percentile(array, 50)), 3),
+        "p95": round(float(np.percentile(array, 95)), 3),
+        "mean": round(float(array.mean()), 3),
+    }

@@ -17,6 +17,7 @@ from tunevsprompt.arms.base import Arm, ArmConfig, RunContext, TaskInfo
 from tunevsprompt.arms.registry import get_arm_type
 from tunevsprompt.contamination import overlap
 from tunevsprompt.data import TaskData, load_task_data, stratified_sample
+from tunevsprompt.errors import SuiteError
 from tunevsprompt.evaluate import score_predictions
 from tunevsprompt.generation.base import Generator
 from tunevsprompt.generation.caching import CacheSession, CachingGenerator
@@ -27,6 +28,7 @@ from tunevsprompt.report.markdown import render_markdown
 from tunevsprompt.store import (
     PredictionCache,
     content_key,
+    path_digest,
     write_json_atomic,
     write_jsonl_atomic,
     write_text_atomic,
@@ -147,7 +149,13 @@ def run_compare(
         return trainable_loader(loaded, options)
 
     ctx = RunContext(
-        TaskInfo(suite.task.type, suite.task.instruction, data.labels, suite.primary_metric()),
+        TaskInfo(
+            suite.task.type,
+            suite.task.instruction,
+            data.labels,
+            suite.primary_metric(),
+            suite.task.target_field,
+        ),
         suite.sampling.seed,
         run_dir,
         generator,
@@ -157,12 +165,15 @@ def run_compare(
         load_trainable_base=trainable_base,
         cached=lambda inner: CachingGenerator(inner, session),
         log=observer.message,
+        data_root=loaded.folder,
+        device=options.device or suite.model.device,
     )
     outcomes: dict[str, ArmOutcome] = {}
     try:
         for config in loaded.arms:
+            arm_ctx = replace(ctx, config_error=_config_error(loaded, config.name))
             outcomes[config.name] = _run_or_reuse_arm(
-                loaded, options, config, data, ctx, session, observer, run_dir
+                loaded, options, config, data, arm_ctx, session, observer, run_dir
             )
     finally:
         cache.close()
@@ -176,11 +187,27 @@ def run_compare(
     return run_dir
 
 
+def _config_error(
+    loaded: LoadedSuite, arm_name: str
+) -> Callable[[str, str, str | None], Exception]:
+    """Errors about this arm's settings found at run time, located like load-time ones."""
+    index = next(i for i, entry in enumerate(loaded.suite.arms) if entry.name == arm_name)
+
+    def error(key: str, message: str, hint: str | None = None) -> Exception:
+        loc: tuple[str | int, ...] = ("arms", index, *key.split("."))
+        return SuiteError([loaded.problem(loc, message, hint)])
+
+    return error
+
+
 def _part_key(loaded: LoadedSuite, options: RunOptions, config: ArmConfig) -> str:
     suite = loaded.suite
     return content_key(
         {
             "arm": config.model_dump(mode="json"),
+            "arm_data": {
+                key: path_digest(loaded.folder / raw) for key, raw in config.data_paths().items()
+            },
             "task": suite.task.model_dump(mode="json"),
             "model": suite.model.model_dump(mode="json"),
             "sampling": suite.sampling.model_dump(mode="json"),
@@ -283,6 +310,10 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
     base_predict = getattr(head.arm, "base_predict", None)
     if base_predict is not None:
         record["integrity"] = _integrity(config, head, base_predict, test, observer)
+    retrieval_record = getattr(head.arm, "retrieval_record", None)
+    retrieval = retrieval_record([e.id for e in test]) if retrieval_record else None
+    if retrieval is not None:
+        record["retrieval"] = retrieval
     samples = [
         {
             "arm": config.name,
@@ -296,6 +327,7 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
             "scores": s,
             "latency_ms": timings.get(e.id),
             "tokens": {"input": p.input_tokens, "output": p.output_tokens},
+            **({"context": p.extra["context"]} if "context" in p.extra else {}),
         }
         for e, p, s in zip(test, head.predictions, head.per_example, strict=True)
     ]

@@ -52,6 +52,22 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
+def path_digest(path: Path) -> str | None:
+    """sha256 over a file, or over every file under a folder (relative names and contents);
+    None when the path does not exist."""
+    digest = hashlib.sha256()
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+    else:
+        return None
+    for file in files:
+        digest.update(file.relative_to(path).as_posix().encode() if file != path else b"")
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def content_key(payload: dict[str, Any]) -> str:
     """A stable hash of a JSON-able payload (sorted keys)."""
     return hashlib.sha256(

@@ -112,7 +112,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
     loaded = LoadedSuite(
         suite, file.resolve(), arms, lines, hashlib.sha256(text.encode()).hexdigest(), str(file)
     )
-    problems = _check_paths(loaded) + _check_metric(loaded)
+    problems = _check_paths(loaded) + _check_arm_data(loaded) + _check_metric(loaded)
     if problems:
         raise SuiteError(problems)
     return loaded
@@ -272,35 +272,52 @@ def _check_paths(loaded: LoadedSuite) -> list[SuiteProblem]:
         raw = getattr(data, key)
         if raw is None or (key == "dataset" and raw.startswith("hub:")):
             continue
-        loc: KeyPath = ("task", "data", key)
-        candidate = Path(raw)
-        if candidate.is_absolute() or ".." in candidate.parts:
-            problems.append(
-                loaded.problem(
-                    loc,
-                    f"path {raw!r} leaves the suite's folder",
-                    f"put the data inside {loaded.folder} and give a relative path",
-                )
-            )
+        problem = _path_problem(loaded, ("task", "data", key), raw)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _path_problem(loaded: LoadedSuite, loc: KeyPath, raw: str) -> SuiteProblem | None:
+    """A data path must exist and stay inside the suite's folder."""
+    candidate = Path(raw)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        return loaded.problem(
+            loc,
+            f"path {raw!r} leaves the suite's folder",
+            f"put the data inside {loaded.folder} and give a relative path",
+        )
+    resolved = (loaded.folder / candidate).resolve()
+    if not resolved.is_relative_to(loaded.folder.resolve()):
+        return loaded.problem(
+            loc,
+            f"path {raw!r} resolves to {resolved}, outside the suite's "
+            "folder (through a symbolic link)",
+            f"copy the data into {loaded.folder} instead of linking to it",
+        )
+    if not resolved.exists():
+        return loaded.problem(
+            loc, f"file not found: {resolved}", "paths are relative to the suite file's folder"
+        )
+    return None
+
+
+def _check_arm_data(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """Files the arms read (a RAG corpus): where they are, then whether they can be used."""
+    problems = []
+    index = {entry.name: i for i, entry in enumerate(loaded.suite.arms)}
+    for config in loaded.arms:
+        loc: KeyPath = ("arms", index[config.name])
+        found = [
+            _path_problem(loaded, (*loc, *key.split(".")), raw)
+            for key, raw in config.data_paths().items()
+        ]
+        missing = [p for p in found if p is not None]
+        problems.extend(missing)
+        if missing:
             continue
-        resolved = (loaded.folder / candidate).resolve()
-        if not resolved.is_relative_to(loaded.folder.resolve()):
-            problems.append(
-                loaded.problem(
-                    loc,
-                    f"path {raw!r} resolves to {resolved}, outside the suite's "
-                    "folder (through a symbolic link)",
-                    f"copy the data into {loaded.folder} instead of linking to it",
-                )
-            )
-        elif not resolved.exists():
-            problems.append(
-                loaded.problem(
-                    loc,
-                    f"file not found: {resolved}",
-                    "paths are relative to the suite file's folder",
-                )
-            )
+        for key, message, hint in config.problems_for_data(loaded.folder):
+            problems.append(loaded.problem((*loc, *key.split(".")), message, hint))
     return problems
 
 

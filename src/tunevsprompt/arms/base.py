@@ -28,6 +28,17 @@ class ArmConfig(BaseModel):
         """(key, message) pairs for settings that cannot work with this task type."""
         return []
 
+    def data_paths(self) -> dict[str, str]:
+        """Files or folders this arm reads, as ``{key path inside the arm: path relative to
+        the suite's folder}``. The loader checks they exist inside the folder, and their
+        contents are part of the key that lets a rerun reuse a finished arm."""
+        return {}
+
+    def problems_for_data(self, folder: Path) -> list[tuple[str, str, str | None]]:
+        """(key, message, hint) for data files that cannot be used (checked at load time,
+        after ``data_paths`` exist)."""
+        return []
+
 
 class LearnsFromExamples(BaseModel):
     """Keys of arms whose result depends on which training examples (and seed) they get."""
@@ -55,6 +66,8 @@ class TaskInfo:
     instruction: str
     labels: LabelSet | None
     primary_metric: str = "accuracy"
+    target_field: str = "label"
+    """The data's name for the target, so an arm key may refer to it like any other field."""
 
 
 def _no_log(text: str) -> None:
@@ -63,6 +76,12 @@ def _no_log(text: str) -> None:
 
 def _no_trainable_base() -> HFGenerator:
     raise NotImplementedError("this run has no trainable model loader")
+
+
+def _plain_config_error(key: str, message: str, hint: str | None = None) -> Exception:
+    from tunevsprompt.errors import RunError
+
+    return RunError(f"{key}: {message}" + (f" ({hint})" if hint else ""))
 
 
 @dataclass
@@ -88,6 +107,13 @@ class RunContext:
     log: Callable[[str], None] = _no_log
     variant: str = ""
     """Suffix naming this arm run among several (another seed, a learning-curve size)."""
+    data_root: Path | None = None
+    """The suite's folder: arm data paths (a corpus) are relative to it."""
+    device: str = "auto"
+    """The run's device choice, for models an arm loads itself (an embedder)."""
+    config_error: Callable[[str, str, str | None], Exception] = _plain_config_error
+    """Builds the error for a bad arm setting found at run time: (key inside the arm,
+    message, hint) → an error naming the suite file, line and key path (exit code 2)."""
     _generator: Generator | None = None
 
     @property

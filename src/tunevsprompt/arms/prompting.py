@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -14,7 +14,11 @@ from tunevsprompt.errors import RunError
 from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.labels import LabelSet, ParseMode
 from tunevsprompt.prompts import build_prompt
+from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.types import Example, Prediction, Prompt
+
+if TYPE_CHECKING:
+    from tunevsprompt.retrieval.retriever import RetrievalLog, Retriever
 
 
 class PromptingConfig(ArmConfig):
@@ -56,12 +60,20 @@ class FewShotConfig(PromptingConfig, LearnsFromExamples):
 
     type: Literal["few-shot"] = "few-shot"
     k: int = Field(8, ge=1, description="Number of demonstrations.")
-    selection: Literal["random", "fixed"] = Field(
+    selection: Literal["random", "fixed", "similar"] = Field(
         "random",
-        description="random: stratified over labels, seeded; fixed: the train ids in `ids`.",
+        description="random: stratified over labels, seeded; fixed: the train ids in `ids`; "
+        "similar: for each input, the k training examples nearest to it (sentence embeddings "
+        "+ FAISS), the most similar one last, next to the input.",
     )
     ids: list[str] | None = Field(None, description="Train example ids, for selection: fixed.")
     seed: int | None = Field(None, description="Seed for selection; default: sampling.seed.")
+    embedder: EmbedderConfig | None = Field(
+        None, description="selection: similar: the embedder (default: packaged all-MiniLM-L6-v2)."
+    )
+    index: IndexConfig | None = Field(
+        None, description="selection: similar: the FAISS index over the train split (default flat)."
+    )
 
     @model_validator(mode="after")
     def _ids_match_selection(self) -> FewShotConfig:
@@ -71,6 +83,8 @@ class FewShotConfig(PromptingConfig, LearnsFromExamples):
             raise ValueError("`ids` is only used with selection: fixed")
         if self.seeds and self.seed is not None:
             raise ValueError("set either `seed` or `seeds`, not both")
+        if self.selection != "similar" and (self.embedder or self.index):
+            raise ValueError("`embedder` and `index` are only used with selection: similar")
         return self
 
 
@@ -84,6 +98,9 @@ class PromptingArm:
         self.name = config.name
         self.demonstrations: list[Example] = []
         self._ctx: RunContext | None = None
+        self._extras: dict[str, dict[str, Any]] = {}
+        """Per-example facts gathered while building prompts (what was retrieved), merged
+        into each Prediction's ``extra``."""
 
     def choose_demonstrations(self, train: Sequence[Example], seed: int) -> list[Example]:
         return []
@@ -112,13 +129,21 @@ class PromptingArm:
         assert self._ctx is not None
         return self._ctx.task.labels
 
-    def prompt_for(self, example: Example) -> Prompt:
+    def prompt_for(
+        self, example: Example, demonstrations: Sequence[Example] | None = None
+    ) -> Prompt:
+        """The prompt for ``example``: the arm's demonstrations, or the ones given."""
         assert self._ctx is not None
-        demos = [(d.input, self._answer_form(d.target)) for d in self.demonstrations]
+        chosen = self.demonstrations if demonstrations is None else demonstrations
+        demos = [(d.input, self._answer_form(d.target)) for d in chosen]
         instruction = self.config.instruction or self._ctx.task.instruction
         return build_prompt(
             instruction, self._labels(), example.input, demos, self.config.show_labels
         )
+
+    def prompts_for(self, batch: Sequence[Example]) -> list[Prompt]:
+        """Prompts for a batch; arms that retrieve do it here, once for the whole batch."""
+        return [self.prompt_for(e) for e in batch]
 
     def generator(self) -> Generator:
         """The model this arm predicts with (the run's base model for prompting arms)."""
@@ -131,9 +156,10 @@ class PromptingArm:
     def predict_with(self, generator: Generator, batch: Sequence[Example]) -> list[Prediction]:
         """This arm's prompts and decision rule, answered by ``generator``."""
         assert self._ctx is not None, "prepare() must run before predict()"
-        prompts = [self.prompt_for(e) for e in batch]
+        prompts = self.prompts_for(batch)
         if self._decide() == "rank":
-            return [self._rank(generator, e, p) for e, p in zip(batch, prompts, strict=True)]
+            ranked = [self._rank(generator, e, p) for e, p in zip(batch, prompts, strict=True)]
+            return self._with_extras(ranked)
         settings = DecodingSettings(self.config.max_new_tokens, 0.0, self.config.batch_size)
         outputs = generator.generate(prompts, settings)
         predictions = []
@@ -147,6 +173,11 @@ class PromptingArm:
             predictions.append(
                 Prediction(example.id, out.text, label, out.input_tokens, out.output_tokens, how)
             )
+        return self._with_extras(predictions)
+
+    def _with_extras(self, predictions: list[Prediction]) -> list[Prediction]:
+        for prediction in predictions:
+            prediction.extra.update(self._extras.pop(prediction.example_id, {}))
         return predictions
 
     def _rank(self, generator: Generator, example: Example, prompt: Prompt) -> Prediction:
@@ -178,10 +209,86 @@ class ZeroShotArm(PromptingArm):
 class FewShotArm(PromptingArm):
     config_model = FewShotConfig
 
+    def __init__(self, config: PromptingConfig):
+        super().__init__(config)
+        self._pool: dict[str, Example] = {}
+        self._retriever: Retriever | None = None
+        self._log: RetrievalLog | None = None
+        self._shown: dict[str, str] = {}
+
+    def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
+        record = super().prepare(train, ctx)
+        config = self.config
+        assert isinstance(config, FewShotConfig)
+        if config.selection == "similar":
+            self._open_index(train, ctx, config)
+            record["prompting"]["demonstration_ids"] = None
+            record["prompting"]["selection"] = "similar"
+        return record
+
+    def _open_index(self, train: Sequence[Example], ctx: RunContext, config: FewShotConfig) -> None:
+        from tunevsprompt.arms.retrieving import open_retriever
+        from tunevsprompt.retrieval.corpus import documents_from_examples
+        from tunevsprompt.retrieval.retriever import RetrievalLog
+
+        if len(train) < config.k:
+            raise RunError(
+                f"arm {self.name}: k={config.k} but the train split has only {len(train)} examples"
+            )
+        self._pool = {e.id: e for e in train}
+        self._retriever = open_retriever(
+            documents_from_examples(train),
+            None,
+            0,
+            config.embedder or EmbedderConfig(),
+            config.index or IndexConfig(),
+            ctx,
+        )
+        self._log = RetrievalLog(config.k)
+
+    def prompts_for(self, batch: Sequence[Example]) -> list[Prompt]:
+        if self._retriever is None:
+            return super().prompts_for(batch)
+        assert self._log is not None and self._ctx is not None
+        hits, timing = self._retriever.retrieve([e.input for e in batch], self._log.k)
+        self._log.timings.append(timing)
+        prompts = []
+        classification = self._ctx.task.type == "classification"
+        for example, found in zip(batch, hits, strict=True):
+            demos = [self._pool[h.chunk.source_id] for h in found]
+            gold = example.target if classification else None
+            self._log.add(example.id, [d.target for d in demos], gold)
+            self._shown.update((d.id, d.input) for d in demos)
+            self._extras[example.id] = {
+                "stage_ms": {"retrieval": timing.embed_ms + timing.search_ms},
+                "context": {
+                    "demonstrations": [d.id for d in demos],
+                    "scores": [round(h.score, 4) for h in found],
+                },
+            }
+            prompts.append(self.prompt_for(example, list(reversed(demos))))
+        return prompts
+
+    def retrieval_record(self, example_ids: Sequence[str]) -> dict[str, Any] | None:
+        """For selection: similar, ``arms.<name>.retrieval``; hit@k asks whether the gold
+        label is among the retrieved demonstrations' labels."""
+        if self._retriever is None or self._log is None:
+            return None
+        from tunevsprompt.arms.retrieving import retrieval_record
+
+        return retrieval_record(self._retriever, self._log, example_ids, "gold label")
+
+    def visible_texts(self) -> list[str]:
+        if self._retriever is not None:
+            return list(self._shown.values())
+        return super().visible_texts()
+
     def choose_demonstrations(self, train: Sequence[Example], seed: int) -> list[Example]:
         config = self.config
         assert isinstance(config, FewShotConfig)
         seed = config.seed if config.seed is not None else seed
+        if config.selection == "similar":
+            return []
         if config.selection == "fixed":
             by_id = {e.id: e for e in train}
             missing = [i for i in config.ids or [] if i not in by_id]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 BUILTIN_ARMS: dict[str, str] = {
     "zero-shot": "tunevsprompt.arms.prompting:ZeroShotArm",
     "few-shot": "tunevsprompt.arms.prompting:FewShotArm",
+    "rag": "tunevsprompt.arms.rag:RagArm",
     "lora": "tunevsprompt.arms.lora:LoraArm",
     "soft-prompt": "tunevsprompt.arms.soft_prompt:SoftPromptArm",
 }

@@ -47,4 +47,15 @@ class Generator(Protocol):
 
     def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores: ...
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str) -> int:
+        """Tokens of a plain text (no template, no special tokens)."""
+        ...
+
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        """Tokens of the whole prompt as the model receives it (chat template applied)."""
+        ...
+
+    @property
+    def context_window(self) -> int | None:
+        """Most tokens the model attends to (prompt + answer), when known."""
+        ...

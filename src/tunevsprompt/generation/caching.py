@@ -73,6 +73,13 @@ class CachingGenerator:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        return self.inner.prompt_tokens(prompt)
+
+    @property
+    def context_window(self) -> int | None:
+        return self.inner.context_window
+
     def generate(self, prompts: Sequence[Prompt], settings: DecodingSettings) -> list[Generation]:
         if self.session.bypassed:
             return self.inner.generate(prompts, settings)

