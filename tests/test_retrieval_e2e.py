@@ -284,6 +284,12 @@ arms:
     k: 4
     selection: similar
     decide: rank
+  - name: rag-train
+    type: rag
+    corpus: train
+    top_k: 4
+    context_tokens: 200
+    decide: rank
 sampling:
   seed: 0
 latency:
@@ -306,7 +312,9 @@ TEN_INTENTS = [
 ]
 
 
-def test_similar_demonstrations_beat_random_ones(lm: Generator, tmp_path: Path) -> None:
+def test_similar_demonstrations_and_rag_over_the_train_split_beat_random_ones(
+    lm: Generator, tmp_path: Path
+) -> None:
     folder = tmp_path / "ten"
     write_csv(folder / "data" / "train.csv", subset(banking_rows("train"), TEN_INTENTS, 20, 3))
     write_csv(folder / "data" / "test.csv", subset(banking_rows("test"), TEN_INTENTS, 4, 4))
@@ -320,3 +328,8 @@ def test_similar_demonstrations_beat_random_ones(lm: Generator, tmp_path: Path) 
     assert retrieval["hit_at_k"] >= 0.8 and retrieval["corpus_chunks"] == 180
     assert "retrieval" not in random
     assert similar["prompting"]["selection"] == "similar"
+    # corpus: train retrieves labelled examples as passages; relevance is the gold label.
+    rag = results["arms"]["rag-train"]
+    assert rag["quality"]["value"] >= random["quality"]["value"] + 0.15, rag["quality"]
+    assert rag["retrieval"]["relevance"] == "gold label" and rag["retrieval"]["hit_at_k"] >= 0.8
+    assert rag["retrieval"]["context_tokens_max"] <= 200
