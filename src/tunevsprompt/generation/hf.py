@@ -406,11 +406,14 @@ def load_generator(spec: ModelSpec) -> HFGenerator:
     resolved = resolve_model(spec)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tunevsprompt.generation.quiet import no_loading_bars
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path_or_id, revision=resolved.revision)
-        model: Any = AutoModelForCausalLM.from_pretrained(
-            resolved.path_or_id, revision=resolved.revision, dtype=dtype
-        )
+        with no_loading_bars():
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                resolved.path_or_id, revision=resolved.revision, dtype=dtype
+            )
     except (OSError, ValueError) as error:
         where = " offline (HF_HUB_OFFLINE is set)" if offline() else ""
         raise GeneratorError(

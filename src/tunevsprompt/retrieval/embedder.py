@@ -142,18 +142,14 @@ def load_embedder(
         raise RunError(
             "retrieval needs sentence-transformers and faiss: pip install 'tunevsprompt[rag]'"
         ) from None
-    from transformers.utils import logging as hf_logging
+    from tunevsprompt.generation.quiet import no_loading_bars
 
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a per-layer "Loading weights" bar in the run's console
     try:
-        model = SentenceTransformer(target, device=resolved_device, revision=revision)
+        with no_loading_bars():
+            model = SentenceTransformer(target, device=resolved_device, revision=revision)
     except (OSError, ValueError) as error:
         hint = " (HF_HUB_OFFLINE is set: give a folder or a packaged: id)" if offline() else ""
         raise RunError(f"cannot load the embedder {model_id!r}{hint}: {error}") from None
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
     model.eval()
     embedder = SentenceTransformerEmbedder(model, model_id, fingerprint, batch_size)
     _loaded[key] = embedder
