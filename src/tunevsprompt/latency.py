@@ -44,20 +44,21 @@ def measure_latency(
             if before_model:
                 stages.setdefault("generation", []).append(total - sum(before_model.values()))
     summary: dict[str, Any] = {
-        **_percentiles(list(timings.values())),
+        **percentiles(list(timings.values())),
         "n": len(timings),
         "batch_size": 1,
         "warmup": min(warmup, len(chosen)),
     }
     if stages:
-        summary["stages"] = {name: _percentiles(values) for name, values in stages.items()}
+        summary["stages"] = {name: percentiles(values) for name, values in stages.items()}
     return summary, timings
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    array = np.array(values)
+def percentiles(values: Sequence[float], digits: int = 3) -> dict[str, float]:
+    """p50, p95 and mean of millisecond timings, rounded to ``digits``."""
+    array = np.array(values, dtype=float)
     return {
-        "p50": round(float(np.percentile(array, 50)), 3),
-        "p95": round(float(np.percentile(array, 95)), 3),
-        "mean": round(float(array.mean()), 3),
+        "p50": round(float(np.percentile(array, 50)), digits),
+        "p95": round(float(np.percentile(array, 95)), digits),
+        "mean": round(float(array.mean()), digits),
     }

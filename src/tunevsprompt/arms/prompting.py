@@ -18,7 +18,7 @@ from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.types import Example, Prediction, Prompt
 
 if TYPE_CHECKING:
-    from tunevsprompt.retrieval.retriever import RetrievalLog, Retriever
+    from tunevsprompt.arms.retrieving import ArmRetrieval
 
 
 class PromptingConfig(ArmConfig):
@@ -212,9 +212,7 @@ class FewShotArm(PromptingArm):
     def __init__(self, config: PromptingConfig):
         super().__init__(config)
         self._pool: dict[str, Example] = {}
-        self._retriever: Retriever | None = None
-        self._log: RetrievalLog | None = None
-        self._shown: dict[str, str] = {}
+        self._retrieval: ArmRetrieval | None = None
 
     def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
         record = super().prepare(train, ctx)
@@ -227,40 +225,35 @@ class FewShotArm(PromptingArm):
         return record
 
     def _open_index(self, train: Sequence[Example], ctx: RunContext, config: FewShotConfig) -> None:
-        from tunevsprompt.arms.retrieving import open_retriever
+        from tunevsprompt.arms.retrieving import open_retrieval
         from tunevsprompt.retrieval.corpus import documents_from_examples
-        from tunevsprompt.retrieval.retriever import RetrievalLog
 
-        if len(train) < config.k:
-            raise RunError(
-                f"arm {self.name}: k={config.k} but the train split has only {len(train)} examples"
-            )
         self._pool = {e.id: e for e in train}
-        self._retriever = open_retriever(
+        self._retrieval = open_retrieval(
             documents_from_examples(train),
             None,
             0,
             config.embedder or EmbedderConfig(),
             config.index or IndexConfig(),
+            config.k,
             ctx,
         )
-        self._log = RetrievalLog(config.k)
 
     def prompts_for(self, batch: Sequence[Example]) -> list[Prompt]:
-        if self._retriever is None:
+        retrieval = self._retrieval
+        if retrieval is None:
             return super().prompts_for(batch)
-        assert self._log is not None and self._ctx is not None
-        hits, timing = self._retriever.retrieve([e.input for e in batch], self._log.k)
-        self._log.timings.append(timing)
+        assert self._ctx is not None
+        hits, ms = retrieval.retrieve(batch)
         prompts = []
         classification = self._ctx.task.type == "classification"
         for example, found in zip(batch, hits, strict=True):
             demos = [self._pool[h.chunk.source_id] for h in found]
             gold = example.target if classification else None
-            self._log.add(example.id, [d.target for d in demos], gold)
-            self._shown.update((d.id, d.input) for d in demos)
+            retrieval.log.add(example.id, [d.target for d in demos], gold)
+            retrieval.shown.update((d.id, d.input) for d in demos)
             self._extras[example.id] = {
-                "stage_ms": {"retrieval": timing.embed_ms + timing.search_ms},
+                "stage_ms": {"retrieval": ms},
                 "context": {
                     "demonstrations": [d.id for d in demos],
                     "scores": [round(h.score, 4) for h in found],
@@ -272,21 +265,23 @@ class FewShotArm(PromptingArm):
     def retrieval_record(self, example_ids: Sequence[str]) -> dict[str, Any] | None:
         """For selection: similar, ``arms.<name>.retrieval``; hit@k asks whether the gold
         label is among the retrieved demonstrations' labels."""
-        if self._retriever is None or self._log is None:
+        if self._retrieval is None:
             return None
-        from tunevsprompt.arms.retrieving import retrieval_record
-
-        return retrieval_record(self._retriever, self._log, example_ids, "gold label")
+        return self._retrieval.record(example_ids, "gold label")
 
     def visible_texts(self) -> list[str]:
-        if self._retriever is not None:
-            return list(self._shown.values())
+        if self._retrieval is not None:
+            return list(self._retrieval.shown.values())
         return super().visible_texts()
 
     def choose_demonstrations(self, train: Sequence[Example], seed: int) -> list[Example]:
         config = self.config
         assert isinstance(config, FewShotConfig)
         seed = config.seed if config.seed is not None else seed
+        if config.selection != "fixed" and len(train) < config.k:
+            raise RunError(
+                f"arm {self.name}: k={config.k} but the train split has only {len(train)} examples"
+            )
         if config.selection == "similar":
             return []
         if config.selection == "fixed":
@@ -301,8 +296,4 @@ class FewShotArm(PromptingArm):
         stratify = self._ctx is not None and self._ctx.task.type == "classification"
         chosen = stratified_sample(train, None, config.k, seed, f"few-shot-{self.name}", stratify)
         random.Random(f"{seed}-{self.name}-order").shuffle(chosen)
-        if len(chosen) < config.k:
-            raise RunError(
-                f"arm {self.name}: k={config.k} but the train split has only {len(chosen)} examples"
-            )
         return chosen

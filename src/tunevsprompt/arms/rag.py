@@ -17,9 +17,10 @@ from tunevsprompt.retrieval.config import CorpusConfig, EmbedderConfig, IndexCon
 from tunevsprompt.types import Example, Message, Prompt
 
 if TYPE_CHECKING:
+    from tunevsprompt.arms.retrieving import ArmRetrieval
     from tunevsprompt.retrieval.chunking import Document
     from tunevsprompt.retrieval.context import PackedContext
-    from tunevsprompt.retrieval.retriever import Hit, RetrievalLog, Retriever
+    from tunevsprompt.retrieval.retriever import Hit
 
 _SLOT = re.compile(r"\{context\}|\{input\}")
 DEFAULT_TEMPLATE = "Reference passages:\n\n{context}\n\n{input}"
@@ -88,10 +89,8 @@ class RagArm(PromptingArm):
 
     def __init__(self, config: PromptingConfig):
         super().__init__(config)
-        self._retriever: Retriever | None = None
-        self._log: RetrievalLog | None = None
+        self._retrieval: ArmRetrieval | None = None
         self._examples: dict[str, Example] = {}
-        self._shown: dict[str, str] = {}
         self._reserve: int | None = None
 
     @property
@@ -100,8 +99,7 @@ class RagArm(PromptingArm):
         return self.config
 
     def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
-        from tunevsprompt.arms.retrieving import open_retriever
-        from tunevsprompt.retrieval.retriever import RetrievalLog
+        from tunevsprompt.arms.retrieving import open_retrieval
 
         record = super().prepare(train, ctx)
         config = self.rag
@@ -112,10 +110,9 @@ class RagArm(PromptingArm):
         else:
             documents = self._read_corpus(config.corpus, ctx)
             size, overlap = config.corpus.chunk_size, config.corpus.chunk_overlap
-        self._retriever = open_retriever(
-            documents, size, overlap, config.embedder, config.index, ctx
+        self._retrieval = open_retrieval(
+            documents, size, overlap, config.embedder, config.index, config.top_k, ctx
         )
-        self._log = RetrievalLog(config.top_k)
         record["prompting"]["context_budget"] = config.context_tokens
         return record
 
@@ -211,13 +208,12 @@ class RagArm(PromptingArm):
     def contexts_for(self, batch: Sequence[Example]) -> list[PackedContext]:
         """Retrieve for the whole batch at once, then fit each example's passages into its
         budget. Records what was retrieved for the retrieval record and the samples."""
-        assert self._retriever is not None and self._log is not None
-        hits, timing = self._retriever.retrieve([e.input for e in batch], self.rag.top_k)
-        self._log.timings.append(timing)
+        assert self._retrieval is not None
+        hits, ms = self._retrieval.retrieve(batch)
         contexts = []
         for example, found in zip(batch, hits, strict=True):
             packed = self._pack(example, found)
-            self._note(example, found, packed, timing.embed_ms + timing.search_ms)
+            self._note(example, found, packed, ms)
             contexts.append(packed)
         return contexts
 
@@ -226,14 +222,17 @@ class RagArm(PromptingArm):
         return [self._prompt(e, c.text) for e, c in zip(batch, contexts, strict=True)]
 
     def _note(self, example: Example, found: list[Hit], packed: PackedContext, ms: float) -> None:
-        assert self._log is not None
+        assert self._retrieval is not None
         if self.rag.corpus.train_split:
             keys = [self._examples[h.chunk.source_id].target for h in found]
         else:
             keys = [h.chunk.source_id for h in found]
-        self._log.add(example.id, keys, self._gold(example), packed.tokens, packed.truncated)
+        log = self._retrieval.log
+        log.add(example.id, keys, self._gold(example), packed.tokens, packed.truncated)
         shown = set(packed.included)
-        self._shown.update((h.chunk.id, h.chunk.text) for h in found if h.chunk.id in shown)
+        self._retrieval.shown.update(
+            (h.chunk.id, h.chunk.text) for h in found if h.chunk.id in shown
+        )
         self._extras[example.id] = {
             "stage_ms": {"retrieval": ms},
             "context": {
@@ -245,17 +244,15 @@ class RagArm(PromptingArm):
         }
 
     def retrieval_record(self, example_ids: Sequence[str]) -> dict[str, Any] | None:
-        from tunevsprompt.arms.retrieving import retrieval_record
-
-        assert self._retriever is not None and self._log is not None
+        assert self._retrieval is not None
         relevance = (
             "gold label"
             if self.rag.corpus.train_split
             else ("gold document" if self.rag.gold_field else "none")
         )
-        record = retrieval_record(self._retriever, self._log, example_ids, relevance)
+        record = self._retrieval.record(example_ids, relevance)
         record["context_budget"] = self.rag.context_tokens
         return record
 
     def visible_texts(self) -> list[str]:
-        return list(self._shown.values())
+        return list(self._retrieval.shown.values()) if self._retrieval else []

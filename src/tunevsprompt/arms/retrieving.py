@@ -1,5 +1,5 @@
-"""What the retrieving arms (rag, few-shot with selection: similar) share: building the
-retriever from suite settings, and the ``retrieval`` record for results.json."""
+"""What the retrieving arms (rag, few-shot with selection: similar) share: the retriever built
+from suite settings, the log of what it retrieved, and the ``retrieval`` record."""
 
 from __future__ import annotations
 
@@ -12,17 +12,52 @@ from tunevsprompt.retrieval.cache import load_or_build
 from tunevsprompt.retrieval.chunking import Document, chunk_documents
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.retrieval.embedder import load_embedder
-from tunevsprompt.retrieval.retriever import RetrievalLog, Retriever
+from tunevsprompt.retrieval.retriever import Hit, RetrievalLog, Retriever
+from tunevsprompt.types import Example
 
 
-def open_retriever(
+class ArmRetrieval:
+    """One arm's retriever, with what it retrieved per example (for hit@k, MRR and the
+    timings) and the texts it put in front of the model (for the contamination check)."""
+
+    def __init__(self, retriever: Retriever, k: int) -> None:
+        self.retriever = retriever
+        self.log = RetrievalLog(k)
+        self.shown: dict[str, str] = {}
+
+    def retrieve(self, batch: Sequence[Example]) -> tuple[list[list[Hit]], float]:
+        """The top k for each input of the batch (one embed/search call), and the
+        milliseconds it took per input."""
+        hits, timing = self.retriever.retrieve([e.input for e in batch], self.log.k)
+        self.log.timings.append(timing)
+        return hits, timing.embed_ms + timing.search_ms
+
+    def record(self, example_ids: Sequence[str], relevance: str) -> dict[str, Any]:
+        """``arms.<name>.retrieval``: how the index was built and how well and fast it
+        retrieved. ``relevance`` says what hit@k and MRR judge (e.g. "gold document")."""
+        embedder = self.retriever.embedder
+        return {
+            **self.retriever.corpus.record,
+            **self.log.summary(example_ids),
+            "relevance": relevance,
+            "embedder": {
+                "id": embedder.model_id,
+                "fingerprint": embedder.fingerprint,
+                "device": embedder.device,
+                "max_tokens": embedder.max_tokens,
+            },
+        }
+
+
+def open_retrieval(
     documents: Sequence[Document],
     chunk_size: int | None,
     chunk_overlap: int,
     embedder: EmbedderConfig,
     index: IndexConfig,
+    k: int,
     ctx: RunContext,
-) -> Retriever:
+) -> ArmRetrieval:
     """Chunk, embed and index ``documents`` (or take all of it from the cache)."""
     device = embedder.device if embedder.device != "auto" else ctx.device
     model = load_embedder(embedder.id, embedder.revision, device, embedder.batch_size)
@@ -37,24 +72,4 @@ def open_retriever(
     corpus = load_or_build(
         chunks, model, index.settings(), ctx.cache_dir or cache_root(), ctx.use_cache, ctx.log
     )
-    return Retriever(model, corpus)
-
-
-def retrieval_record(
-    retriever: Retriever, log: RetrievalLog, example_ids: Sequence[str], relevance: str
-) -> dict[str, Any]:
-    """``arms.<name>.retrieval``: how the index was built and how well and fast it retrieved.
-
-    ``relevance`` says what hit@k and MRR judge (e.g. "gold document", "gold label")."""
-    embedder = retriever.embedder
-    return {
-        **retriever.corpus.record,
-        **log.summary(example_ids),
-        "relevance": relevance,
-        "embedder": {
-            "id": embedder.model_id,
-            "fingerprint": embedder.fingerprint,
-            "device": embedder.device,
-            "max_tokens": embedder.max_tokens,
-        },
-    }
+    return ArmRetrieval(Retriever(model, corpus), k)

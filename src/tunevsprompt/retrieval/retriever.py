@@ -121,12 +121,14 @@ def _mean(values: Sequence[float | bool]) -> float:
 
 
 def _percentiles(values: list[float], timed: list[QueryTiming]) -> dict[str, Any] | None:
+    from tunevsprompt.latency import percentiles
+
     if not values:
         return None
-    array = np.array(values)
+    figures = percentiles(values, digits=4)
     return {
-        "p50": round(float(np.percentile(array, 50)), 4),
-        "p95": round(float(np.percentile(array, 95)), 4),
+        "p50": figures["p50"],
+        "p95": figures["p95"],
         "n": len(values),
         "batch_size": max(t.batch_size for t in timed),
     }
