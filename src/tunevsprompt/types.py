@@ -45,6 +45,16 @@ class Scores:
     input_tokens: int
 
 
+@dataclass(frozen=True)
+class WindowNLL:
+    """Negative log-likelihood of one window of a plain text (perplexity probes): the sum over
+    the window's predicted tokens (all but its first), and how many there were."""
+
+    text: str
+    nll: float
+    tokens: int
+
+
 @dataclass
 class Prediction:
     """An arm's answer for one example, before it is compared with the target."""

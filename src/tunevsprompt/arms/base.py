@@ -23,6 +23,8 @@ class ArmConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(description="Unique name of the arm in this suite, used in results.")
     type: str = Field(description="Arm type.")
+    changes_weights: ClassVar[bool] = False
+    """Arms that train the model (LoRA, soft prompts) can forget; the others cannot."""
 
     def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
         """(key, message) pairs for settings that cannot work with this task type."""

@@ -99,6 +99,11 @@ class LoraArm(TuningArm):
     def build_inference_for_dev(self, peft_model: Any, base: HFGenerator) -> Generator:
         return base.derived(peft_model)
 
+    def probed_as(self) -> str:
+        if self._lora().merge:
+            return "LoRA adapter merged into the weights"
+        return "LoRA adapter applied (unmerged)"
+
     def build_inference(self, peft_model: Any, base: HFGenerator, adapter_sha: str) -> TunedModel:
         config = self._lora()
         peft_model.eval()

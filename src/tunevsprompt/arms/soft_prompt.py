@@ -119,6 +119,12 @@ class SoftPromptArm(TuningArm):
     def build_inference_for_dev(self, peft_model: Any, base: HFGenerator) -> Generator:
         return base.derived(peft_model.base_model, soft_prompt=self._prompt_weights(peft_model))
 
+    def probed_as(self) -> str:
+        return (
+            "soft prompt applied (virtual tokens before every input); the model without it is "
+            "the base model"
+        )
+
     def build_inference(self, peft_model: Any, base: HFGenerator, adapter_sha: str) -> TunedModel:
         weights = self._prompt_weights(peft_model)
         evaluated = base.derived(

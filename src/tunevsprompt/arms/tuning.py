@@ -63,6 +63,8 @@ _INFERENCE_KEYS = {
 class TuningConfig(PromptingConfig, LearnsFromExamples):
     """Keys shared by the tuning arms."""
 
+    changes_weights: ClassVar[bool] = True
+
     show_labels: bool = Field(
         False,
         description="List the label set in the prompt. Off by default for tuned arms: the "
@@ -376,6 +378,14 @@ class TuningArm(PromptingArm):
 
     def visible_texts(self) -> list[str]:
         return []
+
+    def probe_generator(self) -> Generator:
+        """The tuned model as it answers (what the forgetting probes measure)."""
+        return self.generator()
+
+    def probed_as(self) -> str:
+        """How the tuned model was probed, in words, for the report."""
+        return f"{self.method}, as evaluated"
 
 
 def require_peft(arm: str) -> None:

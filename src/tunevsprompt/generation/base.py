@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from tunevsprompt.types import Generation, Prompt, Scores
+from tunevsprompt.types import Generation, Prompt, Scores, WindowNLL
 
 
 @dataclass(frozen=True)
@@ -58,4 +58,19 @@ class Generator(Protocol):
     @property
     def context_window(self) -> int | None:
         """Most tokens the model attends to (prompt + answer), when known."""
+        ...
+
+
+@runtime_checkable
+class TextScorer(Protocol):
+    """A generator that can also score plain text (no chat template): what perplexity probes
+    need. Local models implement it; hosted APIs usually cannot."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def text_nll(self, text: str, window: int, max_tokens: int | None) -> list[WindowNLL]:
+        """Split the text's tokens into consecutive windows of ``window`` tokens (the first
+        ``max_tokens`` tokens when set) and return each window's summed negative
+        log-likelihood, each window scored on its own (no carried-over context)."""
         ...

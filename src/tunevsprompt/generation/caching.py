@@ -7,9 +7,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
-from tunevsprompt.generation.base import DecodingSettings, Generator
+from tunevsprompt.generation.base import DecodingSettings, Generator, TextScorer
+from tunevsprompt.generation.errors import GeneratorError
 from tunevsprompt.store import PredictionCache, content_key
-from tunevsprompt.types import Generation, Prompt, Scores
+from tunevsprompt.types import Generation, Prompt, Scores, WindowNLL
 
 
 @dataclass
@@ -140,3 +141,34 @@ class CachingGenerator:
         self.stats.computed += 1
         self.stats.compute_s += elapsed
         return scores
+
+    def text_nll(self, text: str, window: int, max_tokens: int | None) -> list[WindowNLL]:
+        """The inner model's ``text_nll``, cached as one entry per (model, text, windowing)."""
+        if not isinstance(self.inner, TextScorer):
+            raise GeneratorError(
+                f"{type(self.inner).__name__} cannot score plain text, so it cannot run a "
+                "perplexity probe"
+            )
+        if self.session.bypassed:
+            return self.inner.text_nll(text, window, max_tokens)
+        key = content_key(
+            {
+                "op": "text_nll",
+                "model": self.fingerprint,
+                "text": text,
+                "window": window,
+                "max_tokens": max_tokens,
+            }
+        )
+        hit = self.cache.get(key)
+        if hit:
+            self.stats.cached += 1
+            self.stats.compute_s += hit["compute_s"]
+            return [WindowNLL(**w) for w in hit["result"]]
+        began = time.perf_counter()
+        windows = self.inner.text_nll(text, window, max_tokens)
+        elapsed = time.perf_counter() - began
+        self.cache.put_many([(key, {"result": [asdict(w) for w in windows], "compute_s": elapsed})])
+        self.stats.computed += 1
+        self.stats.compute_s += elapsed
+        return windows

@@ -21,10 +21,14 @@ from tunevsprompt.generation.packing import (
     shared_prefix_len,
     split_for_budget,
 )
-from tunevsprompt.types import Generation, Prompt, Scores
+from tunevsprompt.types import Generation, Prompt, Scores, WindowNLL
 
 if TYPE_CHECKING:
     import torch
+
+NLL_BATCH = 4
+"""Windows per forward pass in ``text_nll``: the float32 log-softmax over the vocabulary is
+the memory peak (rows x window x vocabulary)."""
 
 PACK_BUDGET = 2048
 """Most tokens in one packed scoring pass: the L x L mask and attention grow quadratically."""
@@ -238,6 +242,37 @@ class HFGenerator:
                 for index, value in zip(group, sums, strict=True):
                     logprobs[index] = value
         return Scores(logprobs=logprobs, token_counts=lengths, input_tokens=len(prompt_ids))
+
+    def text_nll(self, text: str, window: int, max_tokens: int | None) -> list[WindowNLL]:
+        """Summed NLL per window of plain text, with a soft prompt (if any) before every
+        window, as the tuned model would see any input."""
+        import torch
+
+        if window < 2:
+            raise GeneratorError(f"a perplexity window needs at least 2 tokens, got {window}.")
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if max_tokens is not None:
+            ids = ids[:max_tokens]
+        windows = [ids[i : i + window] for i in range(0, len(ids), window)]
+        windows = [w for w in windows if len(w) >= 2]
+        results: list[WindowNLL] = []
+        virtual = self.virtual_tokens
+        with torch.inference_mode():
+            # Same-length windows batch together; only the text's last window may be shorter,
+            # and it comes last, so results stay in text order.
+            for start in range(0, len(windows), NLL_BATCH):
+                group = windows[start : start + NLL_BATCH]
+                for length in sorted({len(w) for w in group}, reverse=True):
+                    rows = [w for w in group if len(w) == length]
+                    batch = torch.tensor(rows, device=self.device)
+                    logits = self.model(**self.model_inputs(batch), use_cache=False).logits
+                    logp = torch.log_softmax(logits[:, virtual:-1].float(), dim=-1)
+                    picked = logp.gather(2, batch[:, 1:, None])[..., 0]
+                    for row, nll in zip(rows, (-picked.sum(dim=1)).tolist(), strict=True):
+                        results.append(
+                            WindowNLL(self.tokenizer.decode(row), float(nll), len(row) - 1)
+                        )
+        return results
 
     def _score_with_prompt_cache(
         self,

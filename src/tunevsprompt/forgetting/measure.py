@@ -1,0 +1,353 @@
+"""Forgetting, measured: every probe runs once on the base model and once on each arm that
+changes the weights, on identical items; the arm's forgetting is the change versus base,
+with a paired bootstrap CI over the items."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunevsprompt.errors import RunError
+from tunevsprompt.forgetting.config import ForgettingConfig, ProbeConfig
+from tunevsprompt.forgetting.probes import (
+    MultipleChoiceProbe,
+    PerplexityProbe,
+    Probe,
+    ProbeRun,
+    SuiteProbe,
+)
+from tunevsprompt.forgetting.sources import (
+    SOURCE_NOTES,
+    ProbeSourceError,
+    builtin_available,
+    builtin_prose,
+    jsonl_choice_items,
+    mmlu_items,
+    sample_items,
+    text_from_path,
+    trivia_items,
+)
+from tunevsprompt.generation.base import Generator
+from tunevsprompt.stats import statistic_ci
+
+if TYPE_CHECKING:
+    from tunevsprompt.arms.base import RunContext
+    from tunevsprompt.suite_loader import LoadedSuite
+
+UNCHANGED_REASON = "this arm does not change the model's weights, so it cannot forget"
+
+
+def probe_suite_arm(probe_suite: LoadedSuite, wanted: str | None) -> Any:
+    """The prompting arm of a probe suite that answers its eval set: the one named, or the
+    first zero-shot/few-shot arm. ``ValueError`` says why none fits."""
+    arms = {a.name: a for a in probe_suite.arms}
+    if wanted is not None:
+        config = arms.get(wanted)
+        if config is None:
+            raise ValueError(
+                f"{probe_suite.shown_path} has no arm {wanted!r} (arms: {', '.join(arms)})"
+            )
+        if config.changes_weights:
+            raise ValueError(
+                f"arm {wanted!r} of {probe_suite.shown_path} is a tuning arm; a suite probe "
+                "needs an arm that answers with the model as it is (zero-shot, few-shot, rag)"
+            )
+        return config
+    for config in probe_suite.arms:
+        if config.type in ("zero-shot", "few-shot"):
+            return config
+    raise ValueError(f"{probe_suite.shown_path} has no zero-shot or few-shot arm")
+
+
+class ForgettingMeter:
+    """Builds the suite's probes on first use, probes the base model once, then each arm that
+    changes the weights."""
+
+    def __init__(self, loaded: LoadedSuite, ctx: RunContext, log: Callable[[str], None]):
+        self.loaded = loaded
+        self.config: ForgettingConfig = loaded.suite.forgetting_config()
+        self.explicit = loaded.suite.forgetting is not None
+        self.ctx = ctx
+        self.log = log
+        self._probes: list[Probe] | None = None
+        self.skipped: dict[str, str] = {}
+        self._base: dict[str, ProbeRun] = {}
+
+    @property
+    def active(self) -> bool:
+        return self.config.enabled and bool(self.config.probes)
+
+    # -- records ----------------------------------------------------------------------
+
+    def unchanged_record(self) -> dict[str, Any]:
+        """Prompting and RAG arms: zero by construction, and marked as such."""
+        names = [p.name for p in self.config.probes] if self.active else []
+        return {
+            "by_construction": True,
+            "reason": UNCHANGED_REASON,
+            "primary": self.config.primary_probe if self.active else None,
+            "delta": 0.0,
+            "ci95": [0.0, 0.0],
+            "probes": {
+                name: {"delta": 0.0, "ci95": [0.0, 0.0], "by_construction": True} for name in names
+            },
+        }
+
+    def measure(
+        self, arm: str, generator: Generator, probed_as: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The arm's forgetting record and the per-item rows (base and tuned, side by side)."""
+        if not self.active:
+            reason = "forgetting probes are off in this suite (forgetting.enabled: false)"
+            return {"by_construction": False, "measured": False, "reason": reason}, []
+        probes = self.probes()
+        records: dict[str, Any] = {}
+        rows: list[dict[str, Any]] = []
+        for probe in probes:
+            name = probe.config.name
+            base = self._base_run(probe)
+            self.log(f"{arm}: forgetting probe {name} on the tuned model")
+            tuned = self._guarded(probe, generator)
+            _check_paired(name, base, tuned)
+            records[name] = self._compare(probe, base, tuned)
+            for model, run in (("base", base), ("tuned", tuned)):
+                rows.extend({"arm": arm, "probe": name, "model": model, **r} for r in run.rows)
+        primary = self.config.primary_probe
+        head = records.get(primary or "")
+        if head is None and records:  # the primary probe was skipped
+            primary, head = next(iter(records.items()))
+        record: dict[str, Any] = {
+            "by_construction": False,
+            "measured": bool(records),
+            "probed_as": probed_as,
+            "primary": primary if head else None,
+            "metric": head["metric"] if head else None,
+            "delta": head["delta"] if head else None,
+            "ci95": head["ci95"] if head else None,
+            "change": head["change"] if head else None,
+            "probes": records,
+        }
+        if self.skipped:
+            record["skipped"] = dict(self.skipped)
+        return record, rows
+
+    # -- probes ------------------------------------------------------------------------
+
+    def probes(self) -> list[Probe]:
+        if self._probes is None:
+            self._probes = []
+            for config in self.config.probes:
+                if not self.explicit and config.source.startswith("builtin:"):
+                    missing = builtin_available(config.source)
+                    if missing is not None:
+                        self.skipped[config.name] = f"{missing.message}; {missing.hint}"
+                        self.log(f"forgetting probe {config.name} skipped: {missing.message}")
+                        continue
+                self._probes.append(self._build(config))
+        return self._probes
+
+    def _build(self, config: ProbeConfig) -> Probe:
+        try:
+            return build_probe(config, self.loaded, self.ctx)
+        except ProbeSourceError as error:
+            index = self.config.probes.index(config)
+            raise self.loaded_error(index, error.message, error.hint) from None
+
+    def loaded_error(self, index: int, message: str, hint: str | None) -> Exception:
+        from tunevsprompt.errors import SuiteError
+
+        loc = ("forgetting", "probes", index, "source")
+        return SuiteError([self.loaded.problem(loc, message, hint)])
+
+    def _base_run(self, probe: Probe) -> ProbeRun:
+        name = probe.config.name
+        if name not in self._base:
+            self.log(f"forgetting probe {name} on the base model")
+            self._base[name] = self._guarded(probe, self.ctx.generator)
+        return self._base[name]
+
+    def _guarded(self, probe: Probe, generator: Generator) -> ProbeRun:
+        try:
+            return probe.run(generator)
+        except (RunError, ProbeSourceError):
+            raise
+        except Exception as error:  # a model that cannot run this probe
+            raise RunError(f"forgetting probe {probe.config.name}: {error}") from error
+
+    def _compare(self, probe: Probe, base: ProbeRun, tuned: ProbeRun) -> dict[str, Any]:
+        n, n_boot, seed = base.n, self.config.bootstrap_samples, self.ctx.seed
+        every = np.arange(n)
+        figures: dict[str, dict[str, Any]] = {}
+        for metric in probe.metrics:
+
+            def base_on(idx: np.ndarray[Any, Any], m: str = metric) -> float:
+                return probe.metric(base, m, idx)
+
+            def delta_on(idx: np.ndarray[Any, Any], m: str = metric) -> float:
+                return probe.metric(tuned, m, idx) - probe.metric(base, m, idx)
+
+            base_value, value = base_on(every), probe.metric(tuned, metric, every)
+            delta = value - base_value
+            # Same seed, same resampled item rows: the delta's CI is paired.
+            ci = statistic_ci(delta_on, n, n_boot, seed)
+            figures[metric] = {
+                "base": round(base_value, 6),
+                "base_ci95": _rounded(statistic_ci(base_on, n, n_boot, seed)),
+                "value": round(value, 6),
+                "delta": round(delta, 6),
+                "ci95": _rounded(ci),
+                "relative_delta": round(delta / base_value, 6) if base_value else None,
+                "change": _change(ci, probe.higher_is_better),
+            }
+        headline = probe.metrics[0]
+        return {
+            **probe.description,
+            "metric": headline,
+            "higher_is_better": probe.higher_is_better,
+            "n": n,
+            **figures[headline],
+            "metrics": figures,
+        }
+
+
+def _rounded(ci: tuple[float, float]) -> list[float]:
+    return [round(ci[0], 6), round(ci[1], 6)]
+
+
+def _change(ci: tuple[float, float], higher_is_better: bool) -> str:
+    """worse / better when the CI of the delta excludes zero, else none detected."""
+    lo, hi = ci
+    if lo > 0:
+        return "better" if higher_is_better else "worse"
+    if hi < 0:
+        return "worse" if higher_is_better else "better"
+    return "none detected"
+
+
+def _check_paired(name: str, base: ProbeRun, tuned: ProbeRun) -> None:
+    """Base and tuned must have seen the very same items, in the same order."""
+    if [r["prompt"] for r in base.rows] != [r["prompt"] for r in tuned.rows]:
+        raise RunError(f"forgetting probe {name}: base and tuned models saw different items")
+
+
+def build_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> Probe:
+    """The probe for one config entry; ``ProbeSourceError`` when its data cannot be read."""
+    seed = ctx.seed
+    note = SOURCE_NOTES.get(config.source, config.source)
+    if config.kind == "perplexity":
+        text = (
+            builtin_prose()
+            if config.source == "builtin:prose"
+            else text_from_path(loaded.folder / config.source)
+        )
+        return PerplexityProbe(config, text, note)
+    if config.kind == "multiple-choice":
+        if config.source == "builtin:trivia":
+            items = trivia_items(seed, config.choices)
+        elif config.source == "builtin:mmlu":
+            items = mmlu_items()
+        else:
+            items = jsonl_choice_items(loaded.folder / config.source)
+        return MultipleChoiceProbe(config, sample_items(items, config.n, seed), note)
+    return _suite_probe(config, loaded, ctx)
+
+
+def _suite_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> SuiteProbe:
+    from tunevsprompt.arms.base import TaskInfo
+    from tunevsprompt.arms.registry import get_arm_type
+    from tunevsprompt.data import load_task_data
+    from tunevsprompt.evaluate import score_predictions
+    from tunevsprompt.suite_loader import load_suite
+
+    other = load_suite(loaded.folder / config.source, check_probes=False)
+    try:
+        arm_config = probe_suite_arm(other, config.arm)
+    except ValueError as error:
+        raise ProbeSourceError(str(error), "name a zero-shot or few-shot arm with `arm:`") from None
+    data = load_task_data(other, config.n)
+    task = other.suite.task
+    primary = other.suite.primary_metric()
+    metric = "accuracy" if task.type == "classification" else primary
+    info = TaskInfo(task.type, task.instruction, data.labels, primary, task.target_field)
+    probe_ctx = replace(
+        ctx,
+        task=info,
+        dev=data.dev,
+        data_root=other.folder,
+        variant=f"@probe-{config.name}",
+    )
+    arm = get_arm_type(arm_config.type)(arm_config)
+    arm.prepare(data.train, probe_ctx)
+
+    def scorer(examples: Any, predictions: list[Any]) -> list[dict[str, float]]:
+        _, per_example = score_predictions(task.type, examples, predictions, primary, 100, 0)
+        return per_example
+
+    def prompt_text(example: Any) -> str:
+        prompt = arm.prompts_for([example])[0]
+        return "\n\n".join(f"{m.role}: {m.content}" for m in prompt)
+
+    return SuiteProbe(
+        config,
+        data.test,
+        metric,
+        arm.predict_with,
+        prompt_text,
+        scorer,
+        {
+            "source_note": f"suite {other.suite.name}, arm {arm_config.name}, {len(data.test)} "
+            "test examples",
+            "suite": other.suite.name,
+            "arm": arm_config.name,
+            "task": task.type,
+        },
+        int(getattr(arm_config, "batch_size", 8)),
+    )
+
+
+BASE_KEYS = (
+    "kind",
+    "source",
+    "source_note",
+    "metric",
+    "higher_is_better",
+    "n",
+    "base",
+    "base_ci95",
+)
+
+
+def forgetting_summary(config: ForgettingConfig, arms: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The run-level forgetting block: each probe with the base model's score and CI (so a
+    reader sees whether the probe can detect anything at this n), and which arms were
+    probed or are unchanged by construction."""
+    probed = {
+        name: record["forgetting"]
+        for name, record in arms.items()
+        if record.get("forgetting", {}).get("measured", False)
+    }
+    probes: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for forgetting in probed.values():
+        for name, figure in forgetting.get("probes", {}).items():
+            if name not in probes:
+                kept = {k: figure[k] for k in BASE_KEYS if k in figure}
+                extra = {k: figure[k] for k in ("chance", "options", "window") if k in figure}
+                probes[name] = {**kept, **extra}
+        skipped.update(forgetting.get("skipped", {}))
+    unchanged = [
+        name
+        for name, record in arms.items()
+        if record.get("forgetting", {}).get("by_construction", False)
+    ]
+    return {
+        "enabled": config.enabled,
+        "primary": config.primary_probe,
+        "probed_arms": list(probed),
+        "unchanged_arms": unchanged,
+        "probes": probes,
+        "skipped": skipped,
+    }
