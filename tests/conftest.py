@@ -7,6 +7,7 @@ import os
 import random
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,8 +53,7 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-SUITE_TEMPLATE = """\
-name: five-intents
+FIVE_INTENT_TASK = """\
 task:
   type: classification
   data:
@@ -62,6 +62,30 @@ task:
   input_field: text
   target_field: category
   instruction: Name the intent of this bank customer's message.
+"""
+"""The task block of a suite in the folder ``five_intent_dir`` writes."""
+
+
+class SilentObserver:
+    """A RunObserver that shows nothing."""
+
+    def arm_started(self, name: str, total: int) -> None:
+        pass
+
+    def advanced(self, count: int) -> None:
+        pass
+
+    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+SUITE_TEMPLATE = (
+    "name: five-intents\n"
+    + FIVE_INTENT_TASK
+    + """\
 arms:
   - name: zero-shot
     type: zero-shot
@@ -78,6 +102,7 @@ latency:
 metrics:
   bootstrap_samples: 500
 """
+)
 
 
 @pytest.fixture(scope="session")

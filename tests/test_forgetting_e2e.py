@@ -12,21 +12,16 @@ from typing import Any
 
 import pytest
 
+from conftest import FIVE_INTENT_TASK, SilentObserver
 from tunevsprompt.runner import FORGETTING_SAMPLES, RunOptions, run_compare
 from tunevsprompt.suite_loader import load_suite
 
 pytestmark = pytest.mark.slow
 
-SUITE = """\
-name: forgetting-probe
-task:
-  type: classification
-  data:
-    train: data/train.csv
-    test: data/test.csv
-  input_field: text
-  target_field: category
-  instruction: Name the intent of this bank customer's message.
+SUITE = (
+    "name: forgetting-probe\n"
+    + FIVE_INTENT_TASK
+    + """\
 arms:
   - name: zero-shot
     type: zero-shot
@@ -69,37 +64,24 @@ latency:
 metrics:
   bootstrap_samples: 200
 """
+)
 
-EARLIER_TASK = """\
-name: earlier-task
-task:
-  type: classification
-  data:
-    train: data/train.csv
-    test: data/test.csv
-  input_field: text
-  target_field: category
-  instruction: Which of these topics is the customer writing about?
+# The same data under another instruction, with the labels listed: a stand-in for a task the
+# model did before tuning.
+EARLIER_TASK = (
+    "name: earlier-task\n"
+    + FIVE_INTENT_TASK.replace(
+        "Name the intent of this bank customer's message.",
+        "Which of these topics is the customer writing about?",
+    )
+    + """\
 arms:
   - name: listed
     type: zero-shot
     decide: rank
     show_labels: true
 """
-
-
-class Quiet:
-    def arm_started(self, name: str, total: int) -> None:
-        pass
-
-    def advanced(self, count: int) -> None:
-        pass
-
-    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
+)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +92,7 @@ def probed_run(five_intent_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     out = tmp_path_factory.mktemp("forgetting-run") / "run"
     cache = tmp_path_factory.mktemp("forgetting-cache")
     options = RunOptions(out=out, device="cpu", cache_dir=cache, limit=10)
-    return run_compare(load_suite(path), options, Quiet())
+    return run_compare(load_suite(path), options, SilentObserver())
 
 
 def read(run_dir: Path) -> dict[str, Any]:

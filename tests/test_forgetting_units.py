@@ -14,7 +14,7 @@ import pytest
 from tunevsprompt.arms.base import RunContext, TaskInfo
 from tunevsprompt.errors import SuiteError
 from tunevsprompt.forgetting.config import ForgettingConfig
-from tunevsprompt.forgetting.measure import ForgettingMeter
+from tunevsprompt.forgetting.measure import ForgettingMeter, fill_unchanged, forgetting_summary
 from tunevsprompt.forgetting.sources import (
     ProbeSourceError,
     jsonl_choice_items,
@@ -101,6 +101,11 @@ def test_user_multiple_choice_file(tmp_path: Path) -> None:
     path.write_text('{"question": "x", "choices": ["only one"], "answer": 0}\n')
     with pytest.raises(ProbeSourceError, match=r"mc.jsonl:1: `choices` must be a list of 2\+"):
         jsonl_choice_items(path)
+    path.write_bytes(b'{"question": "caf\xe9"}\n')
+    with pytest.raises(ProbeSourceError, match=r"mc.jsonl is not UTF-8 text"):
+        jsonl_choice_items(path)
+    with pytest.raises(ProbeSourceError, match=r"is a folder"):
+        jsonl_choice_items(tmp_path)
 
 
 # -- comparison on controlled generators ---------------------------------------------
@@ -213,10 +218,22 @@ def test_an_identical_model_shows_no_change_and_the_base_is_probed_once(tmp_path
     assert len(base.texts) == 1, "the base model is probed once per run"
 
 
-def test_prompting_arms_are_zero_by_construction(tmp_path: Path) -> None:
-    record = meter_for(tmp_path, ControlledGenerator("b", 1, True, {})).unchanged_record()
-    assert record["by_construction"] is True and record["delta"] == 0.0
-    assert set(record["probes"]) == {"prose", "trivia"}
+def test_prompting_arms_are_zero_by_construction_for_the_probes_that_ran(
+    tmp_path: Path,
+) -> None:
+    base = ControlledGenerator("base", 2.0, True, answers())
+    meter = meter_for(tmp_path, base)
+    tuned, _ = meter.measure("lora", ControlledGenerator("t", 2.2, True, answers()), "x")
+    arms = {"zero-shot": {"forgetting": meter.unchanged_record()}, "lora": {"forgetting": tuned}}
+    summary = forgetting_summary(meter.config, arms)
+    fill_unchanged(arms, summary)
+    zero = arms["zero-shot"]["forgetting"]
+    assert zero["by_construction"] is True and zero["delta"] == 0.0 and zero["ci95"] == [0, 0]
+    assert zero["primary"] == "prose" and set(zero["probes"]) == {"prose", "trivia"}
+    assert all(p["by_construction"] and p["delta"] == 0.0 for p in zero["probes"].values())
+    assert summary["probed_arms"] == ["lora"] and summary["unchanged_arms"] == ["zero-shot"]
+    assert summary["probes"]["prose"]["base"] == tuned["probes"]["prose"]["base"]
+    assert summary["probes"]["trivia"]["chance"] == pytest.approx(0.25)
 
 
 # -- the suite's forgetting block -------------------------------------------------------
@@ -303,3 +320,18 @@ forgetting:
     assert any(
         k == "forgetting.probes[1].source" and "no zero-shot or few-shot arm" in m for k, m in found
     ), found
+
+
+def test_validate_exits_2_naming_the_probe_key_and_the_fix(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tunevsprompt.cli import main
+
+    path = write_suite(
+        tmp_path,
+        "forgetting:\n  probes:\n    - {name: mc, kind: multiple-choice, source: mc.jsonl}\n",
+    )
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "forgetting.probes[0].source" in result.output and "file not found" in result.output
+    assert not (tmp_path / "reports").exists()

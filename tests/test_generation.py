@@ -23,7 +23,7 @@ from tunevsprompt.generation import model_source
 from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.generation.device import resolve_device, resolve_dtype
 from tunevsprompt.generation.errors import GeneratorError
-from tunevsprompt.generation.hf import HFGenerator, load_generator
+from tunevsprompt.generation.hf import HFGenerator, load_generator, with_soft_prompt
 from tunevsprompt.generation.model_source import ModelSpec, cache_root, resolve_model
 from tunevsprompt.generation.packing import pack_continuations, split_for_budget
 from tunevsprompt.types import Message, Prompt, Scores
@@ -329,3 +329,33 @@ def test_prompt_cache_reuse_matches_fresh_scoring_and_recomputes_only_the_query(
     prompt_passes = seen[0::2]  # each score call: one prompt pass, then one pack of labels
     assert prompt_passes[0] == full
     assert prompt_passes[1] < 15 and prompt_passes[2] < 15  # only the new query's tokens
+
+
+@pytest.mark.slow
+def test_text_nll_matches_the_models_own_loss_with_and_without_a_soft_prompt(
+    generator: HFGenerator,
+) -> None:
+    """Perplexity windows: each window's summed NLL over its tokens after the first equals the
+    model's own mean cross-entropy (labels=...) times the count; with virtual tokens before the
+    window too."""
+    from tunevsprompt.forgetting.sources import builtin_prose
+
+    text = builtin_prose()[:4000]
+    ids = generator.tokenizer(text, add_special_tokens=False)["input_ids"][:200]
+    windows = generator.text_nll(text, 64, 200)
+    assert [w.tokens for w in windows] == [63, 63, 63, 7]  # 64+64+64+8 tokens
+    soft = generator.model.get_input_embeddings().weight[100:103].detach().clone()
+    tuned = generator.derived(generator.model, soft_prompt=soft, adapter="test-soft")
+    soft_windows = tuned.text_nll(text, 64, 200)
+    for k, (plain, prefixed) in enumerate(zip(windows, soft_windows, strict=True)):
+        chunk = torch.tensor([ids[k * 64 : (k + 1) * 64]])
+        with torch.inference_mode():
+            loss = generator.model(input_ids=chunk, labels=chunk).loss
+            inputs = with_soft_prompt(generator.model, soft, chunk)
+            # Ignore the virtual positions and the window's first token (it has no context).
+            labels = torch.cat([torch.full((1, 4), -100), chunk[:, 1:]], dim=1)
+            soft_loss = generator.model(**inputs, labels=labels).loss
+        assert plain.nll / plain.tokens == pytest.approx(float(loss), rel=1e-4)
+        assert prefixed.nll / prefixed.tokens == pytest.approx(float(soft_loss), rel=1e-4)
+        assert prefixed.text == plain.text
+    assert soft_windows[0].nll != pytest.approx(windows[0].nll, rel=1e-3)

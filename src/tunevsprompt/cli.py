@@ -82,6 +82,12 @@ def validate(suite: Path, debug: bool) -> None:
             f"{suite}: ok ({len(loaded.arms)} arms: {', '.join(a.name for a in loaded.arms)}; "
             f"train {sizes['train']}, dev {sizes['dev']}, test {sizes['test']} after sampling caps)"
         )
+        probed = [a.name for a in loaded.arms if a.changes_weights]
+        forgetting = loaded.suite.forgetting_config()
+        if probed and forgetting.enabled and forgetting.probes:
+            probes = ", ".join(f"{p.name} ({p.kind})" for p in forgetting.probes)
+            origin = "suite" if loaded.suite.forgetting else "built-in default"
+            click.echo(f"forgetting probes ({origin}): {probes}; probed: {', '.join(probed)}")
 
     _run_guarded(debug, action)
 

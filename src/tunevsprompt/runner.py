@@ -10,16 +10,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.arms.base import Arm, ArmConfig, RunContext, TaskInfo
 from tunevsprompt.arms.registry import get_arm_type
 from tunevsprompt.contamination import overlap
 from tunevsprompt.data import TaskData, load_task_data, stratified_sample
-from tunevsprompt.errors import SuiteError
+from tunevsprompt.errors import RunError, SuiteError
 from tunevsprompt.evaluate import score_predictions
-from tunevsprompt.forgetting.measure import ForgettingMeter, forgetting_summary
+from tunevsprompt.forgetting.measure import (
+    ForgettingMeter,
+    fill_unchanged,
+    forgetting_identity,
+    forgetting_summary,
+)
 from tunevsprompt.generation.base import Generator
 from tunevsprompt.generation.caching import CacheSession, CachingGenerator
 from tunevsprompt.integrity import integrity_record
@@ -41,6 +46,15 @@ if TYPE_CHECKING:
     from tunevsprompt.generation.hf import HFGenerator
 
 PARTS_DIR = "parts"
+
+
+@runtime_checkable
+class ProbedArm(Protocol):
+    """An arm that changes the weights exposes the model it answers with, for the probes."""
+
+    def probe_generator(self) -> Generator: ...
+
+    def probed_as(self) -> str: ...
 
 
 class RunObserver(Protocol):
@@ -223,24 +237,13 @@ def _part_key(loaded: LoadedSuite, options: RunOptions, config: ArmConfig) -> st
             "metrics": suite.metrics.model_dump(mode="json"),
             "latency": suite.latency.model_dump(mode="json"),
             # Only arms that are probed depend on the probes.
-            "forgetting": _forgetting_identity(loaded) if config.changes_weights else None,
+            "forgetting": forgetting_identity(loaded) if config.changes_weights else None,
             "limit": options.limit,
             "train_limit": options.train_limit,
             "device": options.device,
             "schema": RESULTS_SCHEMA_VERSION,
         }
     )
-
-
-def _forgetting_identity(loaded: LoadedSuite) -> dict[str, Any]:
-    """The probes' settings and the contents of the files they read."""
-    config = loaded.suite.forgetting_config()
-    files = {
-        probe.name: path_digest(loaded.folder / probe.source)
-        for probe in config.probes
-        if not probe.source.startswith("builtin:")
-    }
-    return {"config": config.model_dump(mode="json"), "files": files}
 
 
 def _run_or_reuse_arm(
@@ -334,11 +337,14 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
     if base_predict is not None:
         record["integrity"] = _integrity(config, head, base_predict, test, observer)
     probe_samples: list[dict[str, Any]] = []
-    probe_generator = getattr(head.arm, "probe_generator", None)
-    if config.changes_weights and probe_generator is not None:
-        probed_as = getattr(head.arm, "probed_as", lambda: config.type)()
+    if config.changes_weights:
+        if not isinstance(head.arm, ProbedArm):
+            raise RunError(
+                f"arm {config.name} changes the model's weights but cannot be probed for "
+                "forgetting (its arm type has no probe_generator)"
+            )
         record["forgetting"], probe_samples = job.meter.measure(
-            config.name, probe_generator(), probed_as
+            config.name, head.arm.probe_generator(), head.arm.probed_as()
         )
     else:
         record["forgetting"] = job.meter.unchanged_record()
@@ -530,6 +536,9 @@ def _assemble(
 ) -> dict[str, Any]:
     suite = loaded.suite
     labels = data.labels
+    arms = {name: o.record for name, o in outcomes.items()}
+    forgetting = forgetting_summary(suite.forgetting_config(), arms)
+    fill_unchanged(arms, forgetting)
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "suite": suite.name,
@@ -548,8 +557,6 @@ def _assemble(
             "dev": overlap(data.test, (e.input for e in data.dev)),
             "arms": {name: overlap(data.test, o.visible_texts) for name, o in outcomes.items()},
         },
-        "forgetting": forgetting_summary(
-            suite.forgetting_config(), {name: o.record for name, o in outcomes.items()}
-        ),
-        "arms": {name: o.record for name, o in outcomes.items()},
+        "forgetting": forgetting,
+        "arms": arms,
     }

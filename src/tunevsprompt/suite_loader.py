@@ -343,12 +343,10 @@ def _check_metric(loaded: LoadedSuite) -> list[SuiteProblem]:
 def _check_forgetting(loaded: LoadedSuite) -> list[SuiteProblem]:
     """Each probe's data can be read: built-in packages installed, files present and well
     formed, a probe suite valid with an arm that can answer it."""
-    from tunevsprompt.forgetting.measure import probe_suite_arm
     from tunevsprompt.forgetting.sources import (
         ProbeSourceError,
         builtin_available,
-        jsonl_choice_items,
-        text_from_path,
+        read_probe_data,
     )
 
     config = loaded.suite.forgetting
@@ -361,28 +359,30 @@ def _check_forgetting(loaded: LoadedSuite) -> list[SuiteProblem]:
             missing = builtin_available(probe.source)
             if missing is not None:
                 problems.append(loaded.problem(loc, missing.message, missing.hint))
-            continue
-        found = _path_problem(loaded, loc, probe.source)
-        if found is not None:
-            problems.append(found)
-            continue
-        path = loaded.folder / probe.source
+                continue
+            if probe.source == "builtin:mmlu":
+                continue  # 14 MB; read when the probe runs
+        else:
+            found = _path_problem(loaded, loc, probe.source)
+            if found is not None:
+                problems.append(found)
+                continue
         try:
-            if probe.kind == "perplexity":
-                if not text_from_path(path).strip():
-                    problems.append(loaded.problem(loc, f"{path} is empty", "give held-out prose"))
-            elif probe.kind == "multiple-choice":
-                jsonl_choice_items(path)
+            if probe.kind == "suite":
+                path = loaded.folder / probe.source
+                problems.extend(_check_probe_suite(loaded, i, path, probe.arm))
             else:
-                problems.extend(_check_probe_suite(loaded, i, path, probe.arm, probe_suite_arm))
+                read_probe_data(probe, loaded.folder, loaded.suite.sampling.seed)
         except ProbeSourceError as error:
             problems.append(loaded.problem(loc, error.message, error.hint))
     return problems
 
 
 def _check_probe_suite(
-    loaded: LoadedSuite, index: int, path: Path, arm: str | None, pick: Any
+    loaded: LoadedSuite, index: int, path: Path, arm: str | None
 ) -> list[SuiteProblem]:
+    from tunevsprompt.forgetting.measure import PROBE_ARM_HINT, probe_suite_arm
+
     loc: KeyPath = ("forgetting", "probes", index, "source")
     if path.suffix not in (".yaml", ".yml") or not path.is_file():
         return [loaded.problem(loc, f"{path} is not a suite file", "give a .yaml suite file")]
@@ -394,8 +394,8 @@ def _check_probe_suite(
         here = loaded.problem(loc, f"the probe suite {path.name} is invalid (see below)")
         return [here, *error.problems]
     try:
-        pick(other, arm)
+        probe_suite_arm(other, arm)
     except ValueError as error:
         key = (*loc[:-1], "arm") if arm is not None else loc
-        return [loaded.problem(key, str(error), "name a zero-shot or few-shot arm with `arm:`")]
+        return [loaded.problem(key, str(error), PROBE_ARM_HINT)]
     return []

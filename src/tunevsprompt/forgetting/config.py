@@ -55,6 +55,7 @@ class ProbeConfig(BaseModel):
     choices: int = Field(
         4,
         ge=2,
+        le=10,
         description="builtin:trivia: options per question (the answer plus distractors drawn "
         "from the other questions' answers).",
     )

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunevsprompt.errors import RunError
+from tunevsprompt.errors import RunError, SuiteError
 from tunevsprompt.forgetting.config import ForgettingConfig, ProbeConfig
 from tunevsprompt.forgetting.probes import (
+    Indices,
     MultipleChoiceProbe,
     PerplexityProbe,
     Probe,
@@ -23,24 +24,21 @@ from tunevsprompt.forgetting.sources import (
     SOURCE_NOTES,
     ProbeSourceError,
     builtin_available,
-    builtin_prose,
-    jsonl_choice_items,
-    mmlu_items,
-    sample_items,
-    text_from_path,
-    trivia_items,
+    read_probe_data,
+    source_fingerprint,
 )
 from tunevsprompt.generation.base import Generator
 from tunevsprompt.stats import statistic_ci
 
 if TYPE_CHECKING:
-    from tunevsprompt.arms.base import RunContext
+    from tunevsprompt.arms.base import ArmConfig, RunContext
     from tunevsprompt.suite_loader import LoadedSuite
 
 UNCHANGED_REASON = "this arm does not change the model's weights, so it cannot forget"
+PROBE_ARM_HINT = "name a zero-shot or few-shot arm of that suite with `arm:`"
 
 
-def probe_suite_arm(probe_suite: LoadedSuite, wanted: str | None) -> Any:
+def probe_suite_arm(probe_suite: LoadedSuite, wanted: str | None) -> ArmConfig:
     """The prompting arm of a probe suite that answers its eval set: the one named, or the
     first zero-shot/few-shot arm. ``ValueError`` says why none fits."""
     arms = {a.name: a for a in probe_suite.arms}
@@ -83,17 +81,14 @@ class ForgettingMeter:
     # -- records ----------------------------------------------------------------------
 
     def unchanged_record(self) -> dict[str, Any]:
-        """Prompting and RAG arms: zero by construction, and marked as such."""
-        names = [p.name for p in self.config.probes] if self.active else []
+        """Prompting and RAG arms: zero by construction, and marked as such. The probes it
+        stands for are filled in with the run's summary (``fill_unchanged``), from the probes
+        that actually ran."""
         return {
             "by_construction": True,
             "reason": UNCHANGED_REASON,
-            "primary": self.config.primary_probe if self.active else None,
             "delta": 0.0,
             "ci95": [0.0, 0.0],
-            "probes": {
-                name: {"delta": 0.0, "ci95": [0.0, 0.0], "by_construction": True} for name in names
-            },
         }
 
     def measure(
@@ -154,13 +149,8 @@ class ForgettingMeter:
             return build_probe(config, self.loaded, self.ctx)
         except ProbeSourceError as error:
             index = self.config.probes.index(config)
-            raise self.loaded_error(index, error.message, error.hint) from None
-
-    def loaded_error(self, index: int, message: str, hint: str | None) -> Exception:
-        from tunevsprompt.errors import SuiteError
-
-        loc = ("forgetting", "probes", index, "source")
-        return SuiteError([self.loaded.problem(loc, message, hint)])
+            loc = ("forgetting", "probes", index, "source")
+            raise SuiteError([self.loaded.problem(loc, error.message, error.hint)]) from None
 
     def _base_run(self, probe: Probe) -> ProbeRun:
         name = probe.config.name
@@ -183,10 +173,10 @@ class ForgettingMeter:
         figures: dict[str, dict[str, Any]] = {}
         for metric in probe.metrics:
 
-            def base_on(idx: np.ndarray[Any, Any], m: str = metric) -> float:
+            def base_on(idx: Indices, m: str = metric) -> float:
                 return probe.metric(base, m, idx)
 
-            def delta_on(idx: np.ndarray[Any, Any], m: str = metric) -> float:
+            def delta_on(idx: Indices, m: str = metric) -> float:
                 return probe.metric(tuned, m, idx) - probe.metric(base, m, idx)
 
             base_value, value = base_on(every), probe.metric(tuned, metric, every)
@@ -235,24 +225,13 @@ def _check_paired(name: str, base: ProbeRun, tuned: ProbeRun) -> None:
 
 def build_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> Probe:
     """The probe for one config entry; ``ProbeSourceError`` when its data cannot be read."""
-    seed = ctx.seed
+    if config.kind == "suite":
+        return _suite_probe(config, loaded, ctx)
     note = SOURCE_NOTES.get(config.source, config.source)
-    if config.kind == "perplexity":
-        text = (
-            builtin_prose()
-            if config.source == "builtin:prose"
-            else text_from_path(loaded.folder / config.source)
-        )
-        return PerplexityProbe(config, text, note)
-    if config.kind == "multiple-choice":
-        if config.source == "builtin:trivia":
-            items = trivia_items(seed, config.choices)
-        elif config.source == "builtin:mmlu":
-            items = mmlu_items()
-        else:
-            items = jsonl_choice_items(loaded.folder / config.source)
-        return MultipleChoiceProbe(config, sample_items(items, config.n, seed), note)
-    return _suite_probe(config, loaded, ctx)
+    data = read_probe_data(config, loaded.folder, ctx.seed)
+    if isinstance(data, str):
+        return PerplexityProbe(config, data, note)
+    return MultipleChoiceProbe(config, data, note)
 
 
 def _suite_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> SuiteProbe:
@@ -266,7 +245,7 @@ def _suite_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> S
     try:
         arm_config = probe_suite_arm(other, config.arm)
     except ValueError as error:
-        raise ProbeSourceError(str(error), "name a zero-shot or few-shot arm with `arm:`") from None
+        raise ProbeSourceError(str(error), PROBE_ARM_HINT) from None
     data = load_task_data(other, config.n)
     task = other.suite.task
     primary = other.suite.primary_metric()
@@ -343,11 +322,46 @@ def forgetting_summary(config: ForgettingConfig, arms: dict[str, dict[str, Any]]
         for name, record in arms.items()
         if record.get("forgetting", {}).get("by_construction", False)
     ]
+    # The primary probe the arms actually report (another one when it was skipped).
+    used = [f["primary"] for f in probed.values() if f.get("primary")]
     return {
         "enabled": config.enabled,
-        "primary": config.primary_probe,
+        "primary": used[0] if used else config.primary_probe,
         "probed_arms": list(probed),
         "unchanged_arms": unchanged,
         "probes": probes,
         "skipped": skipped,
     }
+
+
+def fill_unchanged(arms: dict[str, dict[str, Any]], summary: dict[str, Any]) -> None:
+    """Give each unchanged arm a zero, by construction, for every probe that ran."""
+    for record in arms.values():
+        forgetting = record.get("forgetting")
+        if forgetting and forgetting.get("by_construction"):
+            forgetting["primary"] = summary["primary"] if summary["probes"] else None
+            forgetting["probes"] = {
+                name: {"delta": 0.0, "ci95": [0.0, 0.0], "by_construction": True}
+                for name in summary["probes"]
+            }
+
+
+def forgetting_identity(loaded: LoadedSuite) -> dict[str, Any]:
+    """The probes' settings and the identity of the data they read (for a probe suite, its
+    file and its data files), so a finished arm is reused only while they are unchanged."""
+    from tunevsprompt.store import path_digest
+    from tunevsprompt.suite_loader import load_suite
+
+    config = loaded.suite.forgetting_config()
+    data: dict[str, Any] = {}
+    for probe in config.probes:
+        data[probe.name] = source_fingerprint(probe.source, loaded.folder)
+        if probe.kind == "suite" and data[probe.name] is not None:
+            other = load_suite(loaded.folder / probe.source, check_probes=False)
+            raw = other.suite.task.data
+            data[f"{probe.name}:data"] = {
+                key: path_digest(other.data_path(("task", "data", key)))
+                for key in ("train", "dev", "test", "dataset")
+                if getattr(raw, key) is not None and not str(getattr(raw, key)).startswith("hub:")
+            }
+    return {"config": config.model_dump(mode="json"), "data": data}

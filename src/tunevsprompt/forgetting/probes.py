@@ -134,7 +134,11 @@ class MultipleChoiceProbe:
                 }
             )
         return ProbeRun(
-            {"acc": np.array(acc, dtype=np.float64), "acc_norm": np.array(acc_norm)}, rows
+            {
+                "acc": np.array(acc, dtype=np.float64),
+                "acc_norm": np.array(acc_norm, dtype=np.float64),
+            },
+            rows,
         )
 
     def metric(self, run: ProbeRun, name: str, idx: Indices) -> float:

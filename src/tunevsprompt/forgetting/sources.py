@@ -3,6 +3,7 @@ installed beside tvp) and the user's own files. Pure data; no model here."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from tunevsprompt.forgetting.config import ProbeConfig
 from tunevsprompt.generation.model_source import installed_package_dir
+from tunevsprompt.store import path_digest
 
 
 class ProbeSourceError(Exception):
@@ -90,6 +93,49 @@ def builtin_prose() -> str:
     return files("tunevsprompt").joinpath(PROSE_RESOURCE).read_text(encoding="utf-8")
 
 
+def read_probe_data(config: ProbeConfig, folder: Path, seed: int) -> str | list[ChoiceItem]:
+    """What a perplexity probe scores (its text) or a multiple-choice probe asks (its items,
+    sampled to ``n``). Suite probes are read by the runner, as suites."""
+    if config.kind == "perplexity":
+        if config.source == "builtin:prose":
+            return builtin_prose()
+        text = text_from_path(folder / config.source)
+        if not text.strip():
+            raise ProbeSourceError(f"{folder / config.source} is empty", "give held-out prose")
+        return text
+    if config.kind != "multiple-choice":
+        raise ValueError(f"{config.kind} probes are not read from a file")
+    if config.source == "builtin:trivia":
+        items = trivia_items(seed, config.choices)
+    elif config.source == "builtin:mmlu":
+        items = mmlu_items()
+    else:
+        items = jsonl_choice_items(folder / config.source)
+    return sample_items(items, config.n, seed)
+
+
+def source_fingerprint(source: str, folder: Path) -> str | None:
+    """Content identity of a probe's data (None when it is missing), so that a run reuses a
+    finished arm only while its probes read the same data."""
+    if source == "builtin:prose":
+        return hashlib.sha256(builtin_prose().encode()).hexdigest()
+    packaged = {"builtin:trivia": TRIVIA, "builtin:mmlu": MMLU}.get(source)
+    if packaged is not None:
+        return None if builtin_available(source) else path_digest(packaged.path())
+    return path_digest(folder / source)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ProbeSourceError(
+            f"{path} is not UTF-8 text ({error.reason})", "save it as UTF-8"
+        ) from None
+    except OSError as error:
+        raise ProbeSourceError(f"cannot read {path}: {error.strerror}") from None
+
+
 def text_from_path(path: Path) -> str:
     """A .txt/.md file, or every .txt/.md file of a folder in name order, blank-line joined."""
     if path.is_dir():
@@ -98,13 +144,8 @@ def text_from_path(path: Path) -> str:
             raise ProbeSourceError(
                 f"{path} holds no .txt or .md file", "put the held-out text in .txt/.md files"
             )
-        return "\n\n".join(p.read_text(encoding="utf-8") for p in parts)
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ProbeSourceError(
-            f"{path} is not UTF-8 text ({error.reason})", "give a UTF-8 .txt or .md file"
-        ) from None
+        return "\n\n".join(_read_text(p) for p in parts)
+    return _read_text(path)
 
 
 _NUMBER = re.compile(r"^[\d.,\s]+$")
@@ -121,7 +162,11 @@ def trivia_items(seed: int, choices: int) -> list[ChoiceItem]:
     numeric answers (years, counts) get numeric distractors, so the form of an option does not
     give the answer away. Entries that are not a question-answer pair are skipped.
     """
-    raw = yaml.safe_load(TRIVIA.path().read_text(encoding="utf-8"))
+    path = TRIVIA.path()
+    raw = yaml.safe_load(_read_text(path))
+    reinstall = f"reinstall it: pip install --no-deps --force-reinstall {TRIVIA.pip_spec}"
+    if not isinstance(raw, dict):
+        raise ProbeSourceError(f"{path} is not the expected trivia file", reinstall)
     pairs = [
         (str(entry[0]).strip(), _clean_answer(entry[1]))
         for entry in raw.get("conversations", [])
@@ -130,6 +175,11 @@ def trivia_items(seed: int, choices: int) -> list[ChoiceItem]:
     answers = sorted({answer for _, answer in pairs})
     numeric = [a for a in answers if _NUMBER.match(a)]
     words = [a for a in answers if not _NUMBER.match(a)]
+    if len(answers) < choices:
+        raise ProbeSourceError(
+            f"{path} has {len(answers)} distinct answers, too few for {choices} options",
+            "lower `choices`",
+        )
     rng = random.Random(f"trivia:{seed}")
     items = []
     for index, (question, answer) in enumerate(pairs):
@@ -168,8 +218,10 @@ def jsonl_choice_items(path: Path) -> list[ChoiceItem]:
     """A user's multiple-choice file: one JSON object per line with ``question``, ``choices``
     (a list of at least two strings) and ``answer`` (the right option's index or its text);
     ``id`` is optional."""
+    if path.is_dir():
+        raise ProbeSourceError(f"{path} is a folder", "give a JSONL file of questions")
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(_read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
