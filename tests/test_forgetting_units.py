@@ -197,7 +197,7 @@ def test_a_damaged_model_is_worse_on_both_probes_with_a_ci_that_excludes_zero(
     assert prose["base"] == pytest.approx(math.exp(2.0 * 1.01), rel=0.01)
     assert prose["value"] > prose["base"] and prose["ci95"][0] > 0 and prose["change"] == "worse"
     assert trivia["base"] == 1.0 and trivia["value"] == 0.0 and trivia["delta"] == -1.0
-    assert trivia["change"] == "worse" and trivia["n"] == 40
+    assert trivia["change"] == "worse" and trivia["n"] == 40 and trivia["wall_s"] >= 0
     assert record["primary"] == "prose" and record["delta"] == prose["delta"]
     # Base and tuned rows pair item by item, with the same prompt.
     by_model: dict[str, list[tuple[str, str]]] = {"base": [], "tuned": []}

@@ -4,6 +4,7 @@ with a paired bootstrap CI over the items."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -105,9 +106,11 @@ class ForgettingMeter:
             name = probe.config.name
             base = self._base_run(probe)
             self.log(f"{arm}: forgetting probe {name} on the tuned model")
+            began = time.perf_counter()
             tuned = self._guarded(probe, generator)
+            seconds = time.perf_counter() - began
             _check_paired(name, base, tuned)
-            records[name] = self._compare(probe, base, tuned)
+            records[name] = {**self._compare(probe, base, tuned), "wall_s": round(seconds, 3)}
             for model, run in (("base", base), ("tuned", tuned)):
                 rows.extend({"arm": arm, "probe": name, "model": model, **r} for r in run.rows)
         primary = self.config.primary_probe
