@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conftest import SilentObserver
 from tunevsprompt.runner import RunOptions, load_hf_generator, run_compare
 from tunevsprompt.suite_loader import LoadedSuite, load_suite
 from tunevsprompt.types import Message
@@ -64,21 +65,12 @@ SOFT_PROMPT = """\
 {extra}"""
 
 
-class Recorder:
+class Recorder(SilentObserver):
     """RunObserver keeping messages; can raise once a message contains ``kill_on``."""
 
     def __init__(self, kill_on: str | None = None) -> None:
         self.messages: list[str] = []
         self.kill_on = kill_on
-
-    def arm_started(self, name: str, total: int) -> None:
-        pass
-
-    def advanced(self, count: int) -> None:
-        pass
-
-    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
-        pass
 
     def message(self, text: str) -> None:
         self.messages.append(text)
