@@ -53,7 +53,7 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-FIVE_INTENT_TASK = """\
+BANKING_TASK = """\
 task:
   type: classification
   data:
@@ -63,7 +63,8 @@ task:
   target_field: category
   instruction: Name the intent of this bank customer's message.
 """
-"""The task block of a suite in the folder ``five_intent_dir`` writes."""
+"""The task block of a suite beside a Banking77 subset written by ``write_csv`` as
+data/train.csv and data/test.csv (``five_intent_dir`` and the other subset folders)."""
 
 
 class SilentObserver:
@@ -84,7 +85,7 @@ class SilentObserver:
 
 SUITE_TEMPLATE = (
     "name: five-intents\n"
-    + FIVE_INTENT_TASK
+    + BANKING_TASK
     + """\
 arms:
   - name: zero-shot

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIVE_INTENT_TASK, SilentObserver
+from conftest import BANKING_TASK, SilentObserver
 from tunevsprompt.runner import FORGETTING_SAMPLES, RunOptions, run_compare
 from tunevsprompt.suite_loader import load_suite
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 SUITE = (
     "name: forgetting-probe\n"
-    + FIVE_INTENT_TASK
+    + BANKING_TASK
     + """\
 arms:
   - name: zero-shot
@@ -70,7 +70,7 @@ metrics:
 # model did before tuning.
 EARLIER_TASK = (
     "name: earlier-task\n"
-    + FIVE_INTENT_TASK.replace(
+    + BANKING_TASK.replace(
         "Name the intent of this bank customer's message.",
         "Which of these topics is the customer writing about?",
     )

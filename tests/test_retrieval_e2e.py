@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, banking_rows, subset, write_csv
+from conftest import BANKING_TASK, REPO, banking_rows, subset, write_csv
 from tunevsprompt.arms.base import RunContext, TaskInfo
 from tunevsprompt.arms.rag import RagArm, RagConfig
 from tunevsprompt.generation.base import Generator
@@ -263,16 +263,10 @@ def test_the_context_budget_is_never_exceeded(
     assert any(c.truncated for c in contexts), "the budget was binding"
 
 
-SIMILAR_SUITE = """\
-name: ten-intents
-task:
-  type: classification
-  data:
-    train: data/train.csv
-    test: data/test.csv
-  input_field: text
-  target_field: category
-  instruction: Name the intent of this bank customer's message.
+SIMILAR_SUITE = (
+    "name: ten-intents\n"
+    + BANKING_TASK
+    + """\
 arms:
   - name: random
     type: few-shot
@@ -297,6 +291,7 @@ latency:
 metrics:
   bootstrap_samples: 200
 """
+)
 
 TEN_INTENTS = [
     "card_arrival",

@@ -11,23 +11,17 @@ from typing import Any
 
 import pytest
 
-from conftest import SilentObserver
+from conftest import BANKING_TASK, SilentObserver
 from tunevsprompt.runner import RunOptions, load_hf_generator, run_compare
 from tunevsprompt.suite_loader import LoadedSuite, load_suite
 from tunevsprompt.types import Message
 
 pytestmark = pytest.mark.slow
 
-TUNING_SUITE = """\
-name: five-intents-tuning
-task:
-  type: classification
-  data:
-    train: data/train.csv
-    test: data/test.csv
-  input_field: text
-  target_field: category
-  instruction: Name the intent of this bank customer's message.
+TUNING_SUITE = (
+    "name: five-intents-tuning\n"
+    + BANKING_TASK
+    + """\
 arms:
   - name: zero-shot
     type: zero-shot
@@ -43,6 +37,7 @@ metrics:
 forgetting:
 {forgetting}
 """
+)
 
 NO_PROBES = "  enabled: false"
 SMALL_PROBE = """\
