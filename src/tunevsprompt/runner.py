@@ -10,21 +10,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.arms.base import Arm, ArmConfig, RunContext, TaskInfo
 from tunevsprompt.arms.registry import get_arm_type
 from tunevsprompt.contamination import overlap
 from tunevsprompt.data import TaskData, load_task_data, stratified_sample
-from tunevsprompt.errors import RunError, SuiteError
+from tunevsprompt.errors import SuiteError
 from tunevsprompt.evaluate import score_predictions
-from tunevsprompt.forgetting.measure import (
-    ForgettingMeter,
-    fill_unchanged,
-    forgetting_identity,
-    forgetting_summary,
-)
+from tunevsprompt.forgetting.measure import ForgettingMeter, fill_unchanged, forgetting_summary
 from tunevsprompt.generation.base import Generator
 from tunevsprompt.generation.caching import CacheSession, CachingGenerator
 from tunevsprompt.integrity import integrity_record
@@ -46,15 +41,6 @@ if TYPE_CHECKING:
     from tunevsprompt.generation.hf import HFGenerator
 
 PARTS_DIR = "parts"
-
-
-@runtime_checkable
-class ProbedArm(Protocol):
-    """An arm that changes the weights exposes the model it answers with, for the probes."""
-
-    def probe_generator(self) -> Generator: ...
-
-    def probed_as(self) -> str: ...
 
 
 class RunObserver(Protocol):
@@ -223,7 +209,9 @@ def _config_error(
     return error
 
 
-def _part_key(loaded: LoadedSuite, options: RunOptions, config: ArmConfig) -> str:
+def _part_key(
+    loaded: LoadedSuite, options: RunOptions, config: ArmConfig, meter: ForgettingMeter
+) -> str:
     suite = loaded.suite
     return content_key(
         {
@@ -237,7 +225,7 @@ def _part_key(loaded: LoadedSuite, options: RunOptions, config: ArmConfig) -> st
             "metrics": suite.metrics.model_dump(mode="json"),
             "latency": suite.latency.model_dump(mode="json"),
             # Only arms that are probed depend on the probes.
-            "forgetting": forgetting_identity(loaded) if config.changes_weights else None,
+            "forgetting": meter.identity if config.changes_weights else None,
             "limit": options.limit,
             "train_limit": options.train_limit,
             "device": options.device,
@@ -252,7 +240,7 @@ def _run_or_reuse_arm(
     """An arm finished earlier in this run folder with the same settings is reused whole."""
     config, observer = job.config, job.observer
     part_path = run_dir / PARTS_DIR / f"{config.name}.json"
-    key = _part_key(job.loaded, options, config)
+    key = _part_key(job.loaded, options, config, job.meter)
     if options.use_cache and part_path.exists():
         part = json.loads(part_path.read_text(encoding="utf-8"))
         if part.get("key") == key:
@@ -336,18 +324,7 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
     base_predict = getattr(head.arm, "base_predict", None)
     if base_predict is not None:
         record["integrity"] = _integrity(config, head, base_predict, test, observer)
-    probe_samples: list[dict[str, Any]] = []
-    if config.changes_weights:
-        if not isinstance(head.arm, ProbedArm):
-            raise RunError(
-                f"arm {config.name} changes the model's weights but cannot be probed for "
-                "forgetting (its arm type has no probe_generator)"
-            )
-        record["forgetting"], probe_samples = job.meter.measure(
-            config.name, head.arm.probe_generator(), head.arm.probed_as()
-        )
-    else:
-        record["forgetting"] = job.meter.unchanged_record()
+    record["forgetting"], probe_samples = job.meter.for_arm(config, head.arm)
     retrieval_record = getattr(head.arm, "retrieval_record", None)
     retrieval = retrieval_record([e.id for e in test]) if retrieval_record else None
     if retrieval is not None:

