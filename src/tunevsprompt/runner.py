@@ -17,11 +17,13 @@ from tunevsprompt.arms.base import Arm, ArmConfig, RunContext, TaskInfo
 from tunevsprompt.arms.registry import get_arm_type
 from tunevsprompt.contamination import overlap
 from tunevsprompt.data import TaskData, load_task_data, stratified_sample
+from tunevsprompt.decide.analyse import Policy, decide
 from tunevsprompt.errors import SuiteError
 from tunevsprompt.evaluate import score_predictions
 from tunevsprompt.forgetting.measure import ForgettingMeter, fill_unchanged, forgetting_summary
 from tunevsprompt.generation.base import Generator
 from tunevsprompt.generation.caching import CacheSession, CachingGenerator
+from tunevsprompt.generation.device import device_name
 from tunevsprompt.integrity import integrity_record
 from tunevsprompt.latency import measure_latency
 from tunevsprompt.manifest import now_iso, start_manifest
@@ -184,11 +186,12 @@ def run_compare(
     finally:
         cache.close()
     manifest.update(_model_manifest(holder.get("g")), finished_at=now_iso())
-    results = _assemble(loaded, data, manifest, outcomes, run_dir)
-    write_json_atomic(run_dir / "results.json", results)
-    write_jsonl_atomic(
-        run_dir / "samples.jsonl", (row for o in outcomes.values() for row in o.samples)
+    samples = [row for o in outcomes.values() for row in o.samples]
+    results = decide(
+        _assemble(loaded, data, manifest, outcomes, run_dir), samples, Policy.from_suite(suite)
     )
+    write_json_atomic(run_dir / "results.json", results)
+    write_jsonl_atomic(run_dir / "samples.jsonl", samples)
     write_jsonl_atomic(
         run_dir / FORGETTING_SAMPLES, (row for o in outcomes.values() for row in o.probe_samples)
     )
@@ -491,6 +494,7 @@ def _model_manifest(generator: CachingGenerator | None) -> dict[str, Any]:
     resolved = getattr(inner, "resolved", None)
     return {
         "device": generator.device,
+        "device_name": device_name(generator.device),
         "model": {
             "id": getattr(inner, "model_id", None),
             "source": getattr(resolved, "source", None),

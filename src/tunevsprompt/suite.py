@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tunevsprompt.decide.config import DecisionConfig, GatesConfig, PricingConfig
 from tunevsprompt.forgetting.config import ForgettingConfig
 
 
@@ -147,6 +148,19 @@ class Suite(Strict):
         description="Forgetting probes run on the base model and every arm that changes the "
         "weights. Absent: the built-in probes (prose perplexity, trivia).",
     )
+    pricing: PricingConfig = Field(
+        default_factory=PricingConfig,
+        description="Prices and traffic for the cost model (placeholder defaults: set yours).",
+    )
+    decision: DecisionConfig = Field(
+        default_factory=DecisionConfig,
+        description="Bars the recommended arm must clear, and the monthly volume to decide at.",
+    )
+    gates: GatesConfig | None = Field(
+        None,
+        description="CI gates checked at the end of `tvp compare` (exit 1 when one fails) and by "
+        "`tvp gate RUN_DIR`.",
+    )
 
     @field_validator("arms")
     @classmethod
@@ -157,6 +171,18 @@ class Suite(Strict):
                 raise ValueError(f"two arms are named {arm.name!r}; arm names must be unique")
             seen.add(arm.name)
         return arms
+
+    @model_validator(mode="after")
+    def _gates_name_arms(self) -> Suite:
+        names = {a.name for a in self.arms}
+        for key in ("arm", "require_recommendation"):
+            value = getattr(self.gates, key, None) if self.gates else None
+            if value is not None and value not in names:
+                raise ValueError(
+                    f"gates.{key} names {value!r}, which is not an arm of this suite "
+                    f"(arms: {', '.join(sorted(names))})"
+                )
+        return self
 
     def forgetting_config(self) -> ForgettingConfig:
         """The suite's forgetting block, or the built-in default when it has none."""

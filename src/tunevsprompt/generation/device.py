@@ -67,3 +67,13 @@ def resolve_dtype(requested: str, device: str) -> torch.dtype:
         raise GeneratorError(f"Unknown dtype {requested!r}: use 'auto' or one of {_DTYPES}.")
     dtype: torch.dtype = getattr(torch, name)
     return dtype
+
+
+def device_name(device: str | None) -> str | None:
+    """The GPU's model name (e.g. "NVIDIA H100 80GB HBM3") for CUDA devices, which the cost
+    model prices by type; None for the CPU."""
+    if not device or not device.startswith("cuda"):
+        return None
+    import torch
+
+    return str(torch.cuda.get_device_name(torch.device(device)))

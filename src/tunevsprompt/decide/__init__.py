@@ -1,0 +1,1 @@
+"""From measurements to a decision: prices, costs, constraint checks, the recommendation."""

@@ -1,0 +1,134 @@
+"""Constraint checks on one arm's results.json record, shared by the recommendation and the CI
+gate. Each is CI-aware where the record has a CI: a bar is passed when the whole CI clears it,
+failed when the whole CI misses it, and inconclusive when the CI straddles it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from tunevsprompt.decide.config import Constraints, ForgettingLimit
+from tunevsprompt.decide.fmt import num, usd
+
+Status = Literal["pass", "fail", "inconclusive", "missing"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One bar applied to one arm."""
+
+    name: str
+    status: Status
+    observed: float | None
+    limit: float
+    message: str
+    bound: float | None = None
+    """The figure held against the limit: the CI bound on the limit's side, or the point
+    figure when there is no CI."""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("observed", "bound"):
+            if data[key] is not None:
+                data[key] = round(float(data[key]), 6)
+        return data
+
+
+def _interval(low: float, high: float, limit: float, upper_bound: bool) -> Status:
+    """Status of a CI against a bar: an upper bound (`≤ limit`) or a lower bound (`≥ limit`)."""
+    if upper_bound:
+        return "pass" if high <= limit else "fail" if low > limit else "inconclusive"
+    return "pass" if low >= limit else "fail" if high < limit else "inconclusive"
+
+
+def quality_check(record: dict[str, Any], min_quality: float) -> Check:
+    quality = record.get("quality") or {}
+    value, ci = quality.get("value"), quality.get("ci95")
+    metric = quality.get("metric", "quality")
+    if value is None:
+        return Check("quality", "missing", None, min_quality, f"{metric} was not measured")
+    low, high = (float(ci[0]), float(ci[1])) if ci else (float(value), float(value))
+    status = _interval(low, high, min_quality, upper_bound=False)
+    shown = f"{metric} {num(value)} [{num(low)}, {num(high)}]"
+    message = {
+        "pass": f"{shown} clears the bar {num(min_quality)} (CI lower bound)",
+        "fail": f"{shown} is below the bar {num(min_quality)} (even the CI upper bound)",
+        "inconclusive": f"{shown} straddles the bar {num(min_quality)}; more test examples "
+        "would decide",
+    }[status]
+    return Check("quality", status, float(value), min_quality, message, low)
+
+
+def latency_check(record: dict[str, Any], max_p95_ms: float) -> Check:
+    p95 = (record.get("latency_ms") or {}).get("p95")
+    if p95 is None:
+        return Check(
+            "p95_latency", "missing", None, max_p95_ms, "latency was not measured (latency.sample)"
+        )
+    status: Status = "pass" if p95 <= max_p95_ms else "fail"
+    relation = "within" if status == "pass" else "over"
+    message = f"p95 latency {num(p95)} ms is {relation} the limit {num(max_p95_ms)} ms"
+    return Check("p95_latency", status, float(p95), max_p95_ms, message, float(p95))
+
+
+def _loss(probe: dict[str, Any]) -> tuple[float, float, float]:
+    """The loss (worsening) and its CI, in the probe's own direction."""
+    delta, (low, high) = float(probe["delta"]), probe["ci95"]
+    if probe.get("higher_is_better", True):
+        return -delta, -float(high), -float(low)
+    return delta, float(low), float(high)
+
+
+def forgetting_checks(record: dict[str, Any], limit: ForgettingLimit) -> list[Check]:
+    forgetting = record.get("forgetting") or {}
+    name = limit.probe or forgetting.get("primary")
+    pairs = (("max_delta", limit.max_delta), ("max_relative", limit.max_relative))
+    bars = [(kind, bar) for kind, bar in pairs if bar is not None]
+    if forgetting.get("by_construction"):
+        reason = "its weights are unchanged, so it cannot forget"
+        return [Check(f"forgetting.{kind}", "pass", 0.0, bar, reason) for kind, bar in bars]
+    probe = (forgetting.get("probes") or {}).get(name or "")
+    if not probe or probe.get("delta") is None:
+        why = f"forgetting probe {name!r} was not measured for this arm"
+        return [Check(f"forgetting.{kind}", "missing", None, bar, why) for kind, bar in bars]
+    loss, low, high = _loss(probe)
+    checks = []
+    for kind, bar in bars:
+        scale = abs(float(probe["base"])) if kind == "max_relative" else 1.0
+        if scale == 0:
+            checks.append(Check(f"forgetting.{kind}", "missing", None, bar, "base score is 0"))
+            continue
+        observed, lo, hi = loss / scale, low / scale, high / scale
+        status = _interval(lo, hi, bar, upper_bound=True)
+        unit = " of the base" if kind == "max_relative" else ""
+        shown = (
+            f"{name} {probe.get('metric', '')} loss {num(observed)}{unit} [{num(lo)}, {num(hi)}]"
+        )
+        verb = {"pass": "is within", "fail": "exceeds", "inconclusive": "straddles"}[status]
+        message = f"{shown} {verb} the limit {num(bar)}{unit}"
+        checks.append(Check(f"forgetting.{kind}", status, observed, bar, message, hi))
+    return checks
+
+
+def cost_check(monthly_usd: float | None, max_monthly_usd: float, volume: int) -> Check:
+    if monthly_usd is None:
+        return Check("monthly_cost", "missing", None, max_monthly_usd, "cost unknown")
+    status: Status = "pass" if monthly_usd <= max_monthly_usd else "fail"
+    relation = "within" if status == "pass" else "over"
+    message = (
+        f"{usd(monthly_usd)}/month at {volume:,} requests is {relation} the budget "
+        f"{usd(max_monthly_usd)}"
+    )
+    return Check("monthly_cost", status, monthly_usd, max_monthly_usd, message, monthly_usd)
+
+
+def constraint_checks(record: dict[str, Any], bars: Constraints) -> list[Check]:
+    """The quality, latency and forgetting bars that are set."""
+    checks = []
+    if bars.min_quality is not None:
+        checks.append(quality_check(record, bars.min_quality))
+    if bars.max_p95_ms is not None:
+        checks.append(latency_check(record, bars.max_p95_ms))
+    if bars.max_forgetting is not None:
+        checks.extend(forgetting_checks(record, bars.max_forgetting))
+    return checks

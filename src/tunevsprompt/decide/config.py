@@ -1,0 +1,136 @@
+"""The suite's `pricing:`, `decision:` and `gates:` blocks. Every default is a placeholder a
+team should replace with its own prices and bars; results.json records the values used."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Rough on-demand list prices per GPU-hour (USD, late 2026) from the large GPU clouds; set your
+# own in `pricing.gpu_usd_per_hour`. Keys are matched as substrings of the CUDA device name.
+DEFAULT_GPU_USD_PER_HOUR = {
+    "H200": 3.80,
+    "H100": 3.00,
+    "A100": 1.80,
+    "L40S": 1.20,
+    "A10": 1.00,
+    "L4": 0.80,
+    "T4": 0.50,
+    "default": 2.50,
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiPrice(Strict):
+    """The price of a hosted model, per million tokens."""
+
+    input_usd_per_mtok: float = Field(ge=0, description="USD per million input tokens.")
+    output_usd_per_mtok: float = Field(ge=0, description="USD per million output tokens.")
+
+
+class PricingConfig(Strict):
+    """What compute and API calls cost, and how much traffic the feature will see."""
+
+    gpu_usd_per_hour: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_GPU_USD_PER_HOUR),
+        description="USD per GPU-hour by device type, matched as a substring of the CUDA "
+        "device name (e.g. H100); `default` covers the rest. Replaces the built-in table.",
+    )
+    cpu_usd_per_hour: float = Field(
+        0.10,
+        ge=0,
+        description="USD per hour of the CPU machine the run measured on (used when an arm "
+        "served or trained on the CPU).",
+    )
+    api: dict[str, ApiPrice] = Field(
+        default_factory=dict,
+        description="Prices of hosted models by model name; overrides the genai-prices table.",
+    )
+    monthly_requests: list[int] = Field(
+        default_factory=lambda: [10_000, 100_000, 1_000_000],
+        min_length=1,
+        description="Monthly request volumes to price (one figure or a list).",
+    )
+    amortise_months: float = Field(
+        12, gt=0, description="Months over which one-time costs (training, index) are spread."
+    )
+    utilisation: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of paid serving time spent on requests; 0.5 doubles the measured "
+        "compute cost per request.",
+    )
+
+    @field_validator("monthly_requests", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, int | float) else value
+
+    @field_validator("monthly_requests")
+    @classmethod
+    def _positive(cls, volumes: list[int]) -> list[int]:
+        if any(v <= 0 for v in volumes):
+            raise ValueError("monthly request volumes must be positive")
+        return sorted(set(volumes))
+
+
+class ForgettingLimit(Strict):
+    """The most a tuned arm may lose on a forgetting probe, in the probe's own direction
+    (a rise for perplexity, a drop for accuracy). Judged on the CI: the arm passes when the
+    whole CI of its loss is within the limit."""
+
+    probe: str | None = Field(None, description="Probe name; default: the primary probe.")
+    max_delta: float | None = Field(
+        None, ge=0, description="Largest loss in the probe's units (e.g. +3 perplexity)."
+    )
+    max_relative: float | None = Field(
+        None, ge=0, description="Largest loss as a share of the base score (0.1 = 10%)."
+    )
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> ForgettingLimit:
+        if self.max_delta is None and self.max_relative is None:
+            raise ValueError("give max_delta or max_relative (or both)")
+        return self
+
+
+class Constraints(Strict):
+    """Bars an arm must clear. Absent bars are not checked."""
+
+    min_quality: float | None = Field(
+        None, description="Lowest acceptable headline metric, checked on the CI's lower bound."
+    )
+    max_p95_ms: float | None = Field(
+        None, gt=0, description="Highest acceptable p95 latency per request, milliseconds."
+    )
+    max_forgetting: ForgettingLimit | None = Field(
+        None, description="Highest acceptable forgetting (tuned arms)."
+    )
+
+
+class DecisionConfig(Constraints):
+    """What the recommended arm must satisfy, and the volume to decide at."""
+
+    max_monthly_usd: float | None = Field(
+        None, gt=0, description="Highest acceptable monthly cost at the decision volume."
+    )
+    volume: int | None = Field(
+        None,
+        gt=0,
+        description="Monthly requests to decide at. Default: the middle of "
+        "pricing.monthly_requests.",
+    )
+
+
+class GatesConfig(Constraints):
+    """CI gates that `tvp gate` and the end of `tvp compare` check against results.json."""
+
+    arm: str | None = Field(
+        None, description="The arm the bars apply to. Default: the recommended arm."
+    )
+    require_recommendation: str | None = Field(
+        None, description="Fail unless this arm is the recommendation."
+    )
