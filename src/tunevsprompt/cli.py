@@ -27,12 +27,16 @@ def _fail(message: str, code: int) -> NoReturn:
 
 def _run_guarded(debug: bool, action: Callable[[], None]) -> None:
     """Run an action; known errors become messages and exit codes (tracebacks with --debug)."""
+    from tunevsprompt.gate import GateUsageError
     from tunevsprompt.generation.errors import GeneratorError
+    from tunevsprompt.run_folder import RunFolderError
 
     try:
         action()
     except SuiteError as exc:
         _fail(f"error: the suite is invalid\n{exc}", EXIT_USAGE)
+    except (RunFolderError, GateUsageError) as exc:
+        _fail(f"error: {exc}", EXIT_USAGE)
     except (RunError, GeneratorError) as exc:
         if debug:
             traceback.print_exc()
@@ -127,6 +131,9 @@ def schema() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Cache folder (default: $TVP_CACHE_DIR or ~/.cache/tunevsprompt).",
 )
+@click.option(
+    "--no-gate", is_flag=True, help="Do not apply the suite's gates (exit 0 even when one fails)."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def compare(
     suite: Path,
@@ -137,10 +144,12 @@ def compare(
     device: str | None,
     no_cache: bool,
     cache_dir: Path | None,
+    no_gate: bool,
     debug: bool,
 ) -> None:
-    """Run the arms of SUITE and write results.json, samples.jsonl and report.md."""
-    from tunevsprompt.console import ConsoleObserver, summary_table
+    """Run the arms of SUITE, write results.json, samples.jsonl and the reports, then apply
+    the suite's gates (exit 1 when one fails)."""
+    from tunevsprompt.console import ConsoleObserver, recommendation_text, summary_table
     from tunevsprompt.runner import RunOptions, run_compare
     from tunevsprompt.suite_loader import load_suite
 
@@ -155,21 +164,102 @@ def compare(
             observer.close()
         results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
         observer.console.print(summary_table(results))
-        observer.console.print(f"run folder: {run_dir}")
+        observer.console.print(recommendation_text(results))
+        observer.console.print(f"run folder: {run_dir} (report.html, costs.xlsx, summary.csv)")
+        gates = loaded.suite.gates
+        if gates is not None and not no_gate:
+            _apply_gates(run_dir, results, gates, None)
 
     _run_guarded(debug, action)
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-def report(run_dir: Path) -> None:
-    """Re-render report.md from RUN_DIR/results.json."""
-    from tunevsprompt.report.markdown import render_markdown
-    from tunevsprompt.store import write_text_atomic
+@click.option(
+    "--suite",
+    "suite_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Decide under this suite's pricing, decision and gates blocks instead of the run's own.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def report(run_dir: Path, suite_path: Path | None, debug: bool) -> None:
+    """Recompute the decision from RUN_DIR's measurements and re-render its reports
+    (report.html, report.md, charts/, summary.csv, samples.csv, costs.xlsx)."""
+    from tunevsprompt.decide.analyse import Policy
+    from tunevsprompt.report.write import refresh_run
+    from tunevsprompt.suite_loader import load_suite
 
-    results_path = run_dir / "results.json"
-    if not results_path.exists():
-        _fail(f"error: {results_path} not found: is {run_dir} a run folder?", EXIT_USAGE)
-    results = json.loads(results_path.read_text(encoding="utf-8"))
-    write_text_atomic(run_dir / "report.md", render_markdown(results))
-    click.echo(str(run_dir / "report.md"))
+    def action() -> None:
+        policy = Policy.from_suite(load_suite(suite_path).suite) if suite_path else None
+        results = refresh_run(run_dir, policy)
+        chosen = (results.get("recommendation") or {}).get("arm")
+        click.echo(f"{run_dir / 'report.html'} (recommended: {chosen or 'none'})")
+
+    _run_guarded(debug, action)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--arm", help="The arm the bars apply to (default: the gates' arm, else the recommended one)."
+)
+@click.option("--min-quality", type=float, help="Lowest headline metric, on the CI lower bound.")
+@click.option(
+    "--max-p95-ms", type=click.FloatRange(min=0, min_open=True), help="Highest p95 latency (ms)."
+)
+@click.option(
+    "--max-forgetting",
+    help="Highest forgetting on the primary probe: 3.5 (probe units) or 10% (of the base).",
+)
+@click.option("--require-recommendation", metavar="ARM", help="Fail unless ARM is recommended.")
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JUnit XML path (default: RUN_DIR/junit.xml).",
+)
+def gate(
+    run_dir: Path,
+    arm: str | None,
+    min_quality: float | None,
+    max_p95_ms: float | None,
+    max_forgetting: str | None,
+    require_recommendation: str | None,
+    junit: Path | None,
+) -> None:
+    """Check RUN_DIR's results against the suite's gates (flags override them).
+    Exit 0: every gate passed; 1: a gate failed or could not be evaluated; 2: usage error."""
+    from tunevsprompt.decide.analyse import Policy
+    from tunevsprompt.gate import GateUsageError, merge_gates, parse_forgetting_flag
+    from tunevsprompt.run_folder import RunFolderError, load_results
+
+    try:
+        results = load_results(run_dir)
+        flags = {
+            "arm": arm,
+            "min_quality": min_quality,
+            "max_p95_ms": max_p95_ms,
+            "max_forgetting": parse_forgetting_flag(max_forgetting) if max_forgetting else None,
+            "require_recommendation": require_recommendation,
+        }
+        gates = merge_gates(Policy.from_results(results).gates, flags)
+        _apply_gates(run_dir, results, gates, junit)
+    except (GateUsageError, RunFolderError) as exc:
+        _fail(f"error: {exc}", EXIT_USAGE)
+
+
+def _apply_gates(run_dir: Path, results: dict[str, Any], gates: Any, junit: Path | None) -> None:
+    """Evaluate, publish (JUnit, GitHub step summary), print, and exit 1 on failure."""
+    from tunevsprompt.gate import evaluate_gates, publish
+
+    outcome = evaluate_gates(results, gates)
+    publish(outcome, results, junit or run_dir / "junit.xml")
+    for result in outcome.results:
+        click.echo(
+            f"gate {result.name} [{outcome.arm or '-'}]: {result.status.upper()}: {result.message}"
+        )
+    if not outcome.passed:
+        _fail(
+            f"gates FAILED ({outcome.failures} failed, {outcome.errors} could not be evaluated)",
+            EXIT_GATE,
+        )
+    click.echo("gates passed")

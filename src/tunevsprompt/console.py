@@ -7,8 +7,11 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from tunevsprompt.decide.fmt import usd
 
 
 def use_plain_output() -> bool:
@@ -134,10 +137,15 @@ def summary_table(results: dict[str, Any]) -> Table:
         "ex/s",
         "tok in/out",
         "parse fail",
+        "$/1k req",
+        "$/month",
+        "verdict",
     ):
         table.add_column(column)
+    verdicts = (results.get("recommendation") or {}).get("verdicts") or {}
     for name, arm in results["arms"].items():
         latency = arm.get("latency_ms") or {}
+        cost = arm.get("cost") or {}
         table.add_row(
             name,
             arm["type"],
@@ -148,5 +156,25 @@ def summary_table(results: dict[str, Any]) -> Table:
             f"{arm['throughput_eps']:.2f}" if arm.get("throughput_eps") else "–",
             f"{arm['tokens']['input_mean']:.0f}/{arm['tokens']['output_mean']:.1f}",
             f"{100 * arm['parse_failure_rate']:.1f}%",
+            usd(cost.get("per_1k_requests_usd")),
+            usd(cost.get("monthly_usd")),
+            verdicts.get(name, "–"),
         )
     return table
+
+
+def recommendation_text(results: dict[str, Any]) -> str:
+    """The recommendation and its reasons, for the end of `tvp compare`."""
+    recommendation = results.get("recommendation")
+    if not recommendation:
+        return ""
+    chosen = recommendation.get("arm")
+    lines = [
+        f"[bold]Recommendation: {chosen}[/bold]" if chosen else "[bold]No arm recommended[/bold]",
+        *(f"  - {escape(reason)}" for reason in recommendation.get("reasons", [])),
+    ]
+    flips = recommendation.get("flip_conditions") or []
+    if flips:
+        lines.append("  Would change if:")
+        lines.extend(f"  - {escape(flip)}" for flip in flips)
+    return "\n".join(lines)

@@ -27,14 +27,13 @@ from tunevsprompt.generation.device import device_name
 from tunevsprompt.integrity import integrity_record
 from tunevsprompt.latency import measure_latency
 from tunevsprompt.manifest import now_iso, start_manifest
-from tunevsprompt.report.markdown import render_markdown
+from tunevsprompt.report.write import write_reports
 from tunevsprompt.store import (
     PredictionCache,
     content_key,
     path_digest,
     write_json_atomic,
     write_jsonl_atomic,
-    write_text_atomic,
 )
 from tunevsprompt.suite_loader import LoadedSuite
 from tunevsprompt.types import Example, Prediction
@@ -195,7 +194,7 @@ def run_compare(
     write_jsonl_atomic(
         run_dir / FORGETTING_SAMPLES, (row for o in outcomes.values() for row in o.probe_samples)
     )
-    write_text_atomic(run_dir / "report.md", render_markdown(results))
+    write_reports(run_dir, results, samples)
     return run_dir
 
 

@@ -30,6 +30,22 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` a file through a library that wants a path (a spreadsheet, a CSV),
+    then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def write_dir_atomic(target: Path, fill: Callable[[Path], None]) -> None:
     """Build a folder with ``fill(staging)`` beside ``target``, then swap it in: readers see
     the old folder or the whole new one, never a half-written one."""

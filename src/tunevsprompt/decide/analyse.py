@@ -33,13 +33,21 @@ class Policy:
 
     @classmethod
     def from_results(cls, results: Mapping[str, Any]) -> Policy:
+        from tunevsprompt.run_folder import RunFolderError
+
         stored = results.get("policy") or {}
         gates = stored.get("gates")
-        return cls(
-            PricingConfig.model_validate(stored.get("pricing") or {}),
-            DecisionConfig.model_validate(stored.get("decision") or {}),
-            GatesConfig.model_validate(gates) if gates else None,
-        )
+        try:
+            return cls(
+                PricingConfig.model_validate(stored.get("pricing") or {}),
+                DecisionConfig.model_validate(stored.get("decision") or {}),
+                GatesConfig.model_validate(gates) if gates else None,
+            )
+        except ValueError as exc:
+            raise RunFolderError(
+                f"results.json `policy` is invalid ({exc}); decide under a suite's blocks "
+                "instead: `tvp report RUN_DIR --suite SUITE`"
+            ) from exc
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -134,3 +134,13 @@ class GatesConfig(Constraints):
     require_recommendation: str | None = Field(
         None, description="Fail unless this arm is the recommendation."
     )
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> GatesConfig:
+        bars = (self.min_quality, self.max_p95_ms, self.max_forgetting, self.require_recommendation)
+        if all(v is None for v in bars):
+            raise ValueError(
+                "the gates check nothing: set min_quality, max_p95_ms, max_forgetting or "
+                "require_recommendation"
+            )
+        return self

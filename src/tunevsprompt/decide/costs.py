@@ -15,6 +15,11 @@ from tunevsprompt.decide.prices import api_token_price, device_hourly_usd
 SECONDS_PER_HOUR = 3600.0
 
 
+def _sig(value: float) -> float:
+    """Eight significant digits: cents are too coarse for a fraction of a second's compute."""
+    return float(f"{value:.8g}")
+
+
 def _one_time(
     record: dict[str, Any], manifest: dict[str, Any], pricing: PricingConfig
 ) -> dict[str, Any]:
@@ -37,7 +42,7 @@ def _one_time(
     hourly = device_hourly_usd(pricing, device, gpu_name)
     return {
         "what": what,
-        "seconds": round(seconds, 3),
+        "seconds": _sig(seconds),
         "device": device or "cpu",
         "priced_as": hourly.priced_as,
         "usd_per_hour": hourly.usd_per_hour,
@@ -80,7 +85,7 @@ def _per_request(
         "device": manifest.get("device") or "cpu",
         "priced_as": hourly.priced_as,
         "usd_per_hour": hourly.usd_per_hour,
-        "compute_s_per_request": round(seconds, 6) if seconds is not None else None,
+        "compute_s_per_request": _sig(seconds) if seconds is not None else None,
         "utilisation": pricing.utilisation,
         "usd": None
         if seconds is None
@@ -107,12 +112,12 @@ def arm_cost(
         return (
             None
             if per_1k is None
-            else round(monthly_usd(one_time["usd"], per_1k, months, requests), 6)
+            else _sig(monthly_usd(one_time["usd"], per_1k, months, requests))
         )
 
     return {
-        "one_time_usd": round(one_time["usd"], 6),
-        "per_1k_requests_usd": None if per_1k is None else round(per_1k, 6),
+        "one_time_usd": _sig(one_time["usd"]),
+        "per_1k_requests_usd": None if per_1k is None else _sig(per_1k),
         "monthly_usd": monthly(volume),
         "volume": volume,
         "monthly_by_volume": {str(v): monthly(v) for v in pricing.monthly_requests},

@@ -1,0 +1,65 @@
+"""Every report of a run folder, from results.json and samples.jsonl alone: report.md and
+report.html with their charts, summary.csv, samples.csv and costs.xlsx. Each file is
+written atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunevsprompt.store import (
+    write_dir_atomic,
+    write_file_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+
+if TYPE_CHECKING:
+    from tunevsprompt.decide.analyse import Policy
+
+CHARTS_DIR = "charts"
+REPORT_FILES = ("report.md", "report.html", "summary.csv", "samples.csv", "costs.xlsx")
+
+
+def write_reports(
+    run_dir: Path, results: dict[str, Any], samples: Sequence[Mapping[str, Any]]
+) -> list[Path]:
+    """Render every report into ``run_dir``; returns the files written."""
+    from tunevsprompt.report.charts import render_charts
+    from tunevsprompt.report.html import render_html
+    from tunevsprompt.report.markdown import render_markdown
+    from tunevsprompt.report.spreadsheet import write_costs_xlsx
+    from tunevsprompt.report.tables import write_samples_csv, write_summary_csv
+
+    rows = [dict(row) for row in samples]
+    charts = render_charts(results)
+    chart_files = {name: f"{CHARTS_DIR}/{name}.svg" for name in charts}
+
+    def fill(staging: Path) -> None:
+        for name, svg in charts.items():
+            (staging / f"{name}.svg").write_text(svg, encoding="utf-8")
+
+    write_dir_atomic(run_dir / CHARTS_DIR, fill)
+    written = [run_dir / relative for relative in chart_files.values()]
+    write_text_atomic(run_dir / "report.md", render_markdown(results, chart_files))
+    write_text_atomic(run_dir / "report.html", render_html(results, rows, charts))
+    write_file_atomic(run_dir / "summary.csv", lambda p: write_summary_csv(p, results))
+    write_file_atomic(run_dir / "samples.csv", lambda p: write_samples_csv(p, rows))
+    write_file_atomic(run_dir / "costs.xlsx", lambda p: write_costs_xlsx(p, results))
+    return [*written, *(run_dir / name for name in REPORT_FILES)]
+
+
+def refresh_run(run_dir: Path, policy: Policy | None = None) -> dict[str, Any]:
+    """Recompute the decision (comparisons, costs, recommendation) from the run folder's
+    measurements, under the run's own policy or a new one, and rewrite results.json and
+    every report."""
+    from tunevsprompt.decide import analyse
+    from tunevsprompt.run_folder import load_results, read_samples
+
+    results = load_results(run_dir)
+    samples = read_samples(run_dir)
+    results = analyse.decide(results, samples, policy or analyse.Policy.from_results(results))
+    write_json_atomic(run_dir / "results.json", results)
+    write_reports(run_dir, results, samples)
+    return results

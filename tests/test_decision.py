@@ -1,0 +1,231 @@
+"""The cost model, break-even volumes, constraint checks and the recommendation, on
+hand-computed cases and on the fixture run folder (a real 3-arm run on Banking77)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tunevsprompt.decide.analyse import Policy, decide
+from tunevsprompt.decide.checks import forgetting_checks, quality_check
+from tunevsprompt.decide.config import (
+    ApiPrice,
+    DecisionConfig,
+    ForgettingLimit,
+    GatesConfig,
+    PricingConfig,
+)
+from tunevsprompt.decide.costs import arm_cost, break_even
+from tunevsprompt.decide.prices import api_token_price, device_hourly_usd
+from tunevsprompt.decide.recommend import recommend
+from tunevsprompt.errors import RunError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "run-support-bot"
+CPU = {"device": "cpu", "device_name": None}
+H100 = {"device": "cuda:0", "device_name": "NVIDIA H100 80GB HBM3"}
+
+
+def fixture_run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    results = json.loads((FIXTURE / "results.json").read_text())
+    samples = [json.loads(line) for line in (FIXTURE / "samples.jsonl").open()]
+    return results, samples
+
+
+def test_local_arm_cost_by_hand() -> None:
+    pricing = PricingConfig(cpu_usd_per_hour=0.36, utilisation=0.5, amortise_months=12)
+    record = {
+        "throughput_eps": 2.0,
+        "prepare_s": 0.0,
+        "training": {"wall_s": 3600, "device": "cpu"},
+    }
+    cost = arm_cost(record, CPU, pricing, volume=100_000)
+    # 0.5 s per request / 0.5 utilisation = 1 s at $0.36/h = $0.0001 per request.
+    assert cost["per_1k_requests_usd"] == pytest.approx(0.1)
+    assert cost["one_time_usd"] == pytest.approx(0.36)
+    assert cost["monthly_usd"] == pytest.approx(0.36 / 12 + 100 * 0.1)
+    assert cost["monthly_by_volume"]["1000000"] == pytest.approx(0.03 + 1000 * 0.1)
+    assert cost["basis"]["one_time"]["what"] == "training"
+
+
+def test_gpu_price_by_device_type_and_index_build_cost() -> None:
+    pricing = PricingConfig(gpu_usd_per_hour={"A10": 1.0, "A100": 2.0, "default": 9.0})
+    assert device_hourly_usd(pricing, "cuda", "NVIDIA A100-SXM4-80GB").priced_as == "A100"
+    assert device_hourly_usd(pricing, "cuda", "NVIDIA A10G").usd_per_hour == 1.0
+    assert device_hourly_usd(pricing, "cuda:1", "Tesla V100").priced_as == "default"
+    with pytest.raises(RunError, match="default"):
+        device_hourly_usd(PricingConfig(gpu_usd_per_hour={"H100": 3.0}), "cuda", "L4")
+    record = {
+        "throughput_eps": 100.0,
+        "prepare_s": 99.0,
+        "retrieval": {"embed_s": 30.0, "index_build_s": 6.0, "embedder": {"device": "cpu"}},
+    }
+    cost = arm_cost(record, H100, PricingConfig(cpu_usd_per_hour=1.0), volume=1000)
+    assert cost["basis"]["one_time"]["what"] == "embedding + index build"
+    assert cost["one_time_usd"] == pytest.approx(36 / 3600)
+    assert cost["per_1k_requests_usd"] == pytest.approx(1000 * 0.01 / 0.5 * 3.0 / 3600)
+
+
+def test_api_arm_is_priced_by_tokens() -> None:
+    record = {"api": {"model": "my-model"}, "tokens": {"input_mean": 500, "output_mean": 20}}
+    pricing = PricingConfig(api={"my-model": ApiPrice(input_usd_per_mtok=2, output_usd_per_mtok=8)})
+    cost = arm_cost(record, CPU, pricing, volume=10_000)
+    assert cost["per_1k_requests_usd"] == pytest.approx(1000 * (500 * 2 + 20 * 8) / 1e6)
+    assert cost["one_time_usd"] == 0
+    looked_up = api_token_price(PricingConfig(), "gpt-4o-mini", "openai")
+    assert looked_up.source.startswith("genai-prices")
+    assert looked_up.price.output_usd_per_mtok > looked_up.price.input_usd_per_mtok > 0
+    with pytest.raises(RunError, match=r"pricing\.api"):
+        api_token_price(PricingConfig(), "no-such-model-anywhere", None)
+
+
+def _cost(one_time: float, per_1k: float) -> dict[str, Any]:
+    return {"one_time_usd": one_time, "per_1k_requests_usd": per_1k}
+
+
+def test_break_even_volume_by_hand() -> None:
+    # tuned: $1,200 once (100/month over 12) + $0.10/1k; prompted: $0.60/1k.
+    # 100 + 0.0001 v = 0.0006 v  =>  v = 200,000 requests/month.
+    costs = {"tuned": _cost(1200, 0.10), "prompted": _cost(0, 0.60), "twin": _cost(0, 0.60)}
+    entries = {tuple(e["arms"]): e for e in break_even(costs, months=12)}
+    crossing = entries[("tuned", "prompted")]
+    assert crossing["volume"] == pytest.approx(200_000)
+    assert crossing["cheaper_above"] == "tuned" and crossing["cheaper_below"] == "prompted"
+    assert entries[("prompted", "twin")]["volume"] is None
+    dominated = break_even({"a": _cost(0, 0.1), "b": _cost(10, 0.2)}, months=12)[0]
+    assert dominated["volume"] is None and dominated["cheaper_always"] == "a"
+
+
+def test_checks_are_ci_aware() -> None:
+    record = {"quality": {"metric": "accuracy", "value": 0.7, "ci95": [0.62, 0.78]}}
+    assert quality_check(record, 0.6).status == "pass"
+    assert quality_check(record, 0.7).status == "inconclusive"
+    assert quality_check(record, 0.8).status == "fail"
+    probe = {"delta": 3.0, "ci95": [2.0, 4.0], "base": 20.0, "higher_is_better": False}
+    tuned = {"forgetting": {"primary": "prose", "probes": {"prose": probe}}}
+    assert [c.status for c in forgetting_checks(tuned, ForgettingLimit(max_delta=5))] == ["pass"]
+    assert forgetting_checks(tuned, ForgettingLimit(max_delta=1))[0].status == "fail"
+    relative = forgetting_checks(tuned, ForgettingLimit(max_relative=0.15))[0]
+    assert relative.status == "inconclusive" and relative.bound == pytest.approx(0.2)
+    # Accuracy probes lose by going down: a +0.05 gain is no loss at all.
+    gained = {"delta": 0.05, "ci95": [0.01, 0.09], "base": 0.6, "higher_is_better": True}
+    record = {"forgetting": {"primary": "trivia", "probes": {"trivia": gained}}}
+    assert forgetting_checks(record, ForgettingLimit(max_delta=0))[0].status == "pass"
+    unmeasured = forgetting_checks({"forgetting": None}, ForgettingLimit(max_delta=1))
+    assert unmeasured[0].status == "missing"
+
+
+def _arm(value: float, ci: tuple[float, float], monthly: float, p95: float = 100) -> dict[str, Any]:
+    return {
+        "quality": {"metric": "accuracy", "value": value, "ci95": list(ci)},
+        "latency_ms": {"p95": p95},
+        "cost": {"monthly_usd": monthly},
+    }
+
+
+def _pair(a: str, b: str, winner: str | None, difference: float) -> dict[str, Any]:
+    return {"arms": [a, b], "winner": winner, "difference": difference, "p_holm": 0.01}
+
+
+def test_cheapest_feasible_arm_not_significantly_worse_wins() -> None:
+    arms = {
+        "zero-shot": _arm(0.40, (0.33, 0.47), 5),
+        "few-shot": _arm(0.80, (0.74, 0.86), 40),
+        "lora": _arm(0.83, (0.77, 0.88), 12),
+        "slow": _arm(0.85, (0.80, 0.90), 3, p95=5000),
+    }
+    comparisons = [
+        _pair("zero-shot", "lora", "lora", -0.43),
+        _pair("few-shot", "lora", None, -0.03),
+    ]
+    crossings = [
+        {
+            "arms": ["few-shot", "lora"],
+            "volume": 20_000.0,
+            "cheaper_below": "few-shot",
+            "cheaper_above": "lora",
+        },
+    ]
+    policy = DecisionConfig(min_quality=0.6, max_p95_ms=1000)
+    result = recommend(arms, comparisons, crossings, policy, 100_000, "accuracy")
+    assert result["arm"] == "lora"
+    assert result["verdicts"] == {
+        "zero-shot": "REJECT",
+        "few-shot": "ALLOW",
+        "lora": "ALLOW",
+        "slow": "REJECT",
+    }
+    text = " ".join(result["reasons"])
+    assert "Recommend lora" in text and "$12.00/month" in text
+    assert (
+        "few-shot becomes cheaper than lora below 20,000 requests/month."
+        in result["flip_conditions"]
+    )
+    assert any(
+        "slow would qualify if the p95 latency limit were 5,000 ms" in f
+        for f in result["flip_conditions"]
+    )
+    assert (
+        "zero-shot would be enough if the accuracy bar were 0.33 (its CI lower bound) "
+        "instead of 0.6." in result["flip_conditions"]
+    )
+    # A cheaper arm that is not significantly worse than the best is preferred over it.
+    arms["few-shot"]["cost"]["monthly_usd"] = 4
+    assert recommend(arms, comparisons, crossings, policy, 100_000, "accuracy")["arm"] == "few-shot"
+
+
+def test_quality_bar_flip_and_no_feasible_arm() -> None:
+    arms = {"zero-shot": _arm(0.62, (0.55, 0.72), 5), "lora": _arm(0.90, (0.85, 0.94), 20)}
+    comparisons = [_pair("zero-shot", "lora", "lora", -0.28)]
+    result = recommend(arms, comparisons, [], DecisionConfig(min_quality=0.7), 1000, "accuracy")
+    assert result["arm"] == "lora"
+    assert result["verdicts"]["zero-shot"] == "INCONCLUSIVE"
+    assert any(
+        "zero-shot would be enough if the accuracy bar were 0.55" in f
+        for f in result["flip_conditions"]
+    )
+    nothing = recommend(arms, comparisons, [], DecisionConfig(min_quality=0.99), 1000, "accuracy")
+    assert nothing["arm"] is None
+    assert nothing["reasons"][0].startswith("No arm meets every constraint")
+    budget = recommend(arms, comparisons, [], DecisionConfig(max_monthly_usd=10), 1000, "accuracy")
+    assert budget["arm"] == "zero-shot" and budget["verdicts"]["lora"] == "REJECT"
+
+
+def test_decide_on_the_fixture_run_folder() -> None:
+    results, samples = fixture_run()
+    policy = Policy(
+        PricingConfig(cpu_usd_per_hour=0.2, monthly_requests=[1000, 50_000]),
+        DecisionConfig(min_quality=0.2, max_forgetting=ForgettingLimit(max_relative=0.1)),
+        GatesConfig(min_quality=0.25),
+    )
+    out = decide(copy.deepcopy(results), samples, policy)
+    assert out["policy"]["decision_volume"] == 50_000
+    assert out["policy"]["gates"] == {"min_quality": 0.25}
+    pairs = {tuple(c["arms"]): c for c in out["comparisons"]}
+    assert set(pairs) == {
+        ("zero-shot", "lora"),
+        ("zero-shot", "soft-prompt"),
+        ("lora", "soft-prompt"),
+    }
+    assert pairs[("zero-shot", "lora")]["test"] == "mcnemar-exact"
+    assert pairs[("zero-shot", "lora")]["winner"] == "lora"
+    assert pairs[("lora", "soft-prompt")]["verdict"] == "INCONCLUSIVE"
+    lora = out["arms"]["lora"]
+    expected = 1000 / lora["throughput_eps"] / 0.5 * 0.2 / 3600
+    assert lora["cost"]["per_1k_requests_usd"] == pytest.approx(expected, rel=1e-5)
+    assert lora["cost"]["one_time_usd"] == pytest.approx(
+        lora["training"]["wall_s"] / 3600 * 0.2, rel=1e-5
+    )
+    # lora loses 12.9% [9.9%, 16.9%] of its prose perplexity: straddles 10%, so it cannot be
+    # allowed; soft-prompt (7.6% [4.8%, 9.9%]) can.
+    assert out["recommendation"]["verdicts"] == {
+        "zero-shot": "REJECT",
+        "lora": "INCONCLUSIVE",
+        "soft-prompt": "ALLOW",
+    }
+    assert out["recommendation"]["arm"] == "soft-prompt"
+    assert len(out["break_even"]) == 3
+    assert Policy.from_results(out) == policy
