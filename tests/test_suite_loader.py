@@ -198,3 +198,18 @@ def test_validate_loads_no_model_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_gates_must_name_arms_of_the_suite(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.yaml"
+    data = tmp_path / "test.jsonl"
+    data.write_text('{"text": "hi", "label": "greet"}\n')
+    suite.write_text(
+        "name: s\ntask:\n  type: classification\n  data: {test: test.jsonl}\n"
+        "  instruction: classify\narms:\n  - {name: lora, type: zero-shot}\n"
+        "gates:\n  require_recommendation: loar\n"
+    )
+    with pytest.raises(SuiteError) as info:
+        load_suite(suite)
+    assert "gates.require_recommendation" in str(info.value)
+    assert "did you mean 'lora'" in str(info.value)

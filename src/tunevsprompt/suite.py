@@ -172,18 +172,6 @@ class Suite(Strict):
             seen.add(arm.name)
         return arms
 
-    @model_validator(mode="after")
-    def _gates_name_arms(self) -> Suite:
-        names = {a.name for a in self.arms}
-        for key in ("arm", "require_recommendation"):
-            value = getattr(self.gates, key, None) if self.gates else None
-            if value is not None and value not in names:
-                raise ValueError(
-                    f"gates.{key} names {value!r}, which is not an arm of this suite "
-                    f"(arms: {', '.join(sorted(names))})"
-                )
-        return self
-
     def forgetting_config(self) -> ForgettingConfig:
         """The suite's forgetting block, or the built-in default when it has none."""
         return self.forgetting or ForgettingConfig()

@@ -115,7 +115,12 @@ def load_suite(path: str | Path, *, check_probes: bool = True) -> LoadedSuite:
     loaded = LoadedSuite(
         suite, file.resolve(), arms, lines, hashlib.sha256(text.encode()).hexdigest(), str(file)
     )
-    problems = _check_paths(loaded) + _check_arm_data(loaded) + _check_metric(loaded)
+    problems = (
+        _check_paths(loaded)
+        + _check_arm_data(loaded)
+        + _check_metric(loaded)
+        + _check_gates(loaded)
+    )
     if check_probes:
         problems += _check_forgetting(loaded)
     if problems:
@@ -338,6 +343,24 @@ def _check_metric(loaded: LoadedSuite) -> list[SuiteProblem]:
             _did_you_mean(primary, names) or f"known: {', '.join(names)}",
         )
     ]
+
+
+def _check_gates(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """Gates must name arms of this suite."""
+    gates = loaded.suite.gates
+    names = [a.name for a in loaded.suite.arms]
+    problems = []
+    for key in ("arm", "require_recommendation"):
+        value = getattr(gates, key, None) if gates else None
+        if value is not None and value not in names:
+            problems.append(
+                loaded.problem(
+                    ("gates", key),
+                    f"{value!r} is not an arm of this suite",
+                    _did_you_mean(value, names) or f"arms: {', '.join(names)}",
+                )
+            )
+    return problems
 
 
 def _check_forgetting(loaded: LoadedSuite) -> list[SuiteProblem]:

@@ -110,9 +110,7 @@ def arm_cost(
 
     def monthly(requests: int) -> float | None:
         return (
-            None
-            if per_1k is None
-            else _sig(monthly_usd(one_time["usd"], per_1k, months, requests))
+            None if per_1k is None else _sig(monthly_usd(one_time["usd"], per_1k, months, requests))
         )
 
     return {

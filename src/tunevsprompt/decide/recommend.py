@@ -115,11 +115,11 @@ def _why(
     metric: str,
     decision_volume: int,
 ) -> list[str]:
-    passed = "; ".join(c.message for c in chosen.checks) or "no constraints are set"
+    passed = "; ".join(c.message for c in chosen.checks)
     lines = [
         f"Recommend {chosen.name}: {_quality(chosen, metric)}, "
-        f"{usd(chosen.monthly_usd)}/month at {decision_volume:,} requests. It meets every "
-        f"constraint ({passed})."
+        f"{usd(chosen.monthly_usd)}/month at {decision_volume:,} requests. "
+        + (f"It meets every constraint: {passed}." if passed else "No constraints are set.")
     ]
     if chosen is best:
         lines.append(

@@ -1,33 +1,28 @@
-"""report.md from a results.json dict."""
+"""report.md from a results.json dict: GitHub-flavoured, readable as plain text."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
-
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+from tunevsprompt.report import view
 
 
-def _ci(figure: dict[str, Any] | None) -> str:
-    if not figure:
-        return "–"
-    lo, hi = figure["ci95"]
-    return f"{figure['value']:.3f} [{lo:.3f}, {hi:.3f}]"
+def _cell(value: Any) -> str:
+    """Text from the data made safe inside a table cell: a `|` would end the cell and a
+    newline the row."""
+    text = view.text(value)
+    return " ".join(text.replace("|", "\\|").split())
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+def render_markdown(results: dict[str, Any], chart_files: Mapping[str, str] | None = None) -> str:
+    """The report; ``chart_files`` maps chart name to its path relative to report.md, and
+    the charts named there are linked as images."""
+    from tunevsprompt.report.charts import CHART_TITLES
 
-
-def render_markdown(results: dict[str, Any]) -> str:
     env = Environment(
         autoescape=False,
         undefined=StrictUndefined,
@@ -35,8 +30,25 @@ def render_markdown(results: dict[str, Any]) -> str:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=_num, ci=_ci, pct=_pct)
+    env.filters.update(view.FILTERS, cell=_cell)
     template = env.from_string(
         files("tunevsprompt.report").joinpath("templates/report.md.j2").read_text()
     )
-    return template.render(r=results)
+    charts = chart_files or {}
+    ordered = [n for n in CHART_TITLES if n in charts] + [
+        n for n in charts if n not in CHART_TITLES
+    ]
+    summary = view.arm_summary(results)
+    decision = view.decision_volume(results)
+    volumes = sorted({v for row in summary for v in row["by_volume"]}, key=float)
+    return template.render(
+        r=results,
+        rec=view.recommendation(results),
+        summary=summary,
+        decision_volume=decision,
+        comparisons=view.comparisons(results),
+        break_even=view.break_even(results),
+        pricing=view.pricing(results),
+        volumes=[v for v in volumes if decision is None or float(v) != decision],
+        charts=[(n, CHART_TITLES.get(n, n), charts[n]) for n in ordered],
+    )

@@ -1,0 +1,154 @@
+"""summary.csv and samples.csv: the run folder as tidy tables, one row per arm and one row per
+arm × test example, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+# A cell starting with one of these is read as a formula by Excel, LibreOffice and Sheets.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+SUMMARY_COLUMNS = (
+    "arm",
+    "type",
+    "metric",
+    "quality",
+    "ci_low",
+    "ci_high",
+    "p50_ms",
+    "p95_ms",
+    "throughput_eps",
+    "per_1k_requests_usd",
+    "monthly_usd",
+    "decision_volume",
+    "one_time_usd",
+    "training_wall_s",
+    "forgetting_probe",
+    "forgetting_delta",
+    "forgetting_ci_low",
+    "forgetting_ci_high",
+    "verdict",
+    "recommended",
+)
+
+SAMPLE_COLUMNS = (
+    "arm",
+    "id",
+    "input",
+    "target",
+    "prediction",
+    "raw_output",
+    "correct",
+    "parse",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+)
+
+
+def neutralise(value: object) -> object:
+    """Formula-injection guard (OWASP "CSV Injection"): text that a spreadsheet would run as a
+    formula gets a leading apostrophe, so it shows as the text it is. Numbers are untouched."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _pair(value: object) -> tuple[Any, Any]:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return value[0], value[1]
+    return None, None
+
+
+def summary_rows(results: Mapping[str, Any]) -> list[dict[str, object]]:
+    """One row per arm, in results.json's order. Figures an older run folder lacks (cost,
+    latency, forgetting, the recommendation) are None."""
+    task = _mapping(results.get("task"))
+    policy = _mapping(results.get("policy"))
+    recommendation = _mapping(results.get("recommendation"))
+    verdicts = _mapping(recommendation.get("verdicts"))
+    rows: list[dict[str, object]] = []
+    for name, record in _mapping(results.get("arms")).items():
+        arm = _mapping(record)
+        quality = _mapping(arm.get("quality"))
+        latency = _mapping(arm.get("latency_ms"))
+        cost = _mapping(arm.get("cost"))
+        forgetting = _mapping(arm.get("forgetting"))
+        ci_low, ci_high = _pair(quality.get("ci95"))
+        forgetting_low, forgetting_high = _pair(forgetting.get("ci95"))
+        rows.append(
+            {
+                "arm": name,
+                "type": arm.get("type"),
+                "metric": quality.get("metric") or task.get("primary_metric"),
+                "quality": quality.get("value"),
+                "ci_low": ci_low,
+                "ci_high": ci_high,
+                "p50_ms": latency.get("p50"),
+                "p95_ms": latency.get("p95"),
+                "throughput_eps": arm.get("throughput_eps"),
+                "per_1k_requests_usd": cost.get("per_1k_requests_usd"),
+                "monthly_usd": cost.get("monthly_usd"),
+                "decision_volume": cost.get("volume") or policy.get("decision_volume"),
+                "one_time_usd": cost.get("one_time_usd"),
+                "training_wall_s": _mapping(arm.get("training")).get("wall_s"),
+                "forgetting_probe": forgetting.get("primary"),
+                "forgetting_delta": forgetting.get("delta"),
+                "forgetting_ci_low": forgetting_low,
+                "forgetting_ci_high": forgetting_high,
+                "verdict": verdicts.get(name),
+                "recommended": recommendation.get("arm") == name,
+            }
+        )
+    return rows
+
+
+def _cell(value: object) -> object:
+    """A CSV cell: blanks for missing figures, JSON for structured values, text neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping | list | tuple):
+        value = json.dumps(value, ensure_ascii=False)
+    return neutralise(value)
+
+
+def _write(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, object]]) -> None:
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: _cell(value) for key, value in row.items()})
+
+
+def write_summary_csv(path: Path, results: Mapping[str, Any]) -> None:
+    """summary.csv: one row per arm (see ``summary_rows``)."""
+    _write(path, SUMMARY_COLUMNS, summary_rows(results))
+
+
+def write_samples_csv(path: Path, samples: Iterable[Mapping[str, Any]]) -> None:
+    """samples.csv: one row per arm × test example, one ``score_<metric>`` column per metric
+    seen in any row (blank where a row lacks it)."""
+    rows = list(samples)
+    metrics: dict[str, None] = {}
+    for sample in rows:
+        metrics.update(dict.fromkeys(_mapping(sample.get("scores"))))
+    columns = [*SAMPLE_COLUMNS, *(f"score_{metric}" for metric in metrics)]
+
+    def tidy(sample: Mapping[str, Any]) -> dict[str, object]:
+        tokens = _mapping(sample.get("tokens"))
+        scores = _mapping(sample.get("scores"))
+        row: dict[str, object] = {key: sample.get(key) for key in SAMPLE_COLUMNS}
+        row["input_tokens"] = tokens.get("input")
+        row["output_tokens"] = tokens.get("output")
+        row.update({f"score_{metric}": scores.get(metric) for metric in metrics})
+        return row
+
+    _write(path, columns, (tidy(sample) for sample in rows))
