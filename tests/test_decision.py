@@ -21,7 +21,7 @@ from tunevsprompt.decide.config import (
 )
 from tunevsprompt.decide.costs import arm_cost, break_even
 from tunevsprompt.decide.prices import api_token_price, device_hourly_usd
-from tunevsprompt.decide.recommend import recommend
+from tunevsprompt.decide.recommend import DecisionInputs, recommend
 from tunevsprompt.errors import RunError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-support-bot"
@@ -127,7 +127,16 @@ def _arm(value: float, ci: tuple[float, float], monthly: float, p95: float = 100
 
 
 def _pair(a: str, b: str, winner: str | None, difference: float) -> dict[str, Any]:
-    return {"arms": [a, b], "winner": winner, "difference": difference, "p_holm": 0.01}
+    return {
+        "arms": [a, b],
+        "metric": "accuracy",
+        "n": 150,
+        "winner": winner,
+        "difference": difference,
+        "ci95": [difference - 0.05, difference + 0.05],
+        "p_holm": 0.01 if winner else 0.4,
+        "mde": 0.1,
+    }
 
 
 def test_cheapest_feasible_arm_not_significantly_worse_wins() -> None:
@@ -150,7 +159,9 @@ def test_cheapest_feasible_arm_not_significantly_worse_wins() -> None:
         },
     ]
     policy = DecisionConfig(min_quality=0.6, max_p95_ms=1000)
-    result = recommend(arms, comparisons, crossings, policy, 100_000, "accuracy")
+    result = recommend(
+        arms, DecisionInputs(comparisons, crossings, policy, 100_000, "accuracy", 100)
+    )
     assert result["arm"] == "lora"
     assert result["verdicts"] == {
         "zero-shot": "REJECT",
@@ -174,23 +185,37 @@ def test_cheapest_feasible_arm_not_significantly_worse_wins() -> None:
     )
     # A cheaper arm that is not significantly worse than the best is preferred over it.
     arms["few-shot"]["cost"]["monthly_usd"] = 4
-    assert recommend(arms, comparisons, crossings, policy, 100_000, "accuracy")["arm"] == "few-shot"
+    assert (
+        recommend(arms, DecisionInputs(comparisons, crossings, policy, 100_000, "accuracy", 100))[
+            "arm"
+        ]
+        == "few-shot"
+    )
 
 
 def test_quality_bar_flip_and_no_feasible_arm() -> None:
     arms = {"zero-shot": _arm(0.62, (0.55, 0.72), 5), "lora": _arm(0.90, (0.85, 0.94), 20)}
     comparisons = [_pair("zero-shot", "lora", "lora", -0.28)]
-    result = recommend(arms, comparisons, [], DecisionConfig(min_quality=0.7), 1000, "accuracy")
+    result = recommend(
+        arms,
+        DecisionInputs(comparisons, [], DecisionConfig(min_quality=0.7), 1000, "accuracy", 100),
+    )
     assert result["arm"] == "lora"
     assert result["verdicts"]["zero-shot"] == "INCONCLUSIVE"
     assert any(
         "zero-shot would be enough if the accuracy bar were 0.55" in f
         for f in result["flip_conditions"]
     )
-    nothing = recommend(arms, comparisons, [], DecisionConfig(min_quality=0.99), 1000, "accuracy")
+    nothing = recommend(
+        arms,
+        DecisionInputs(comparisons, [], DecisionConfig(min_quality=0.99), 1000, "accuracy", 100),
+    )
     assert nothing["arm"] is None
-    assert nothing["reasons"][0].startswith("No arm meets every constraint")
-    budget = recommend(arms, comparisons, [], DecisionConfig(max_monthly_usd=10), 1000, "accuracy")
+    assert nothing["reasons"][0].startswith("No arm is shown to meet every constraint")
+    budget = recommend(
+        arms,
+        DecisionInputs(comparisons, [], DecisionConfig(max_monthly_usd=10), 1000, "accuracy", 100),
+    )
     assert budget["arm"] == "zero-shot" and budget["verdicts"]["lora"] == "REJECT"
 
 
@@ -229,3 +254,16 @@ def test_decide_on_the_fixture_run_folder() -> None:
     assert out["recommendation"]["arm"] == "soft-prompt"
     assert len(out["break_even"]) == 3
     assert Policy.from_results(out) == policy
+
+
+def test_an_arm_never_compared_with_the_best_is_not_its_peer() -> None:
+    # Without per-example samples there are no comparisons: the cheaper arm cannot be called
+    # as good as the best, so the best is recommended and the reasons say why.
+    arms = {"cheap": _arm(0.50, (0.40, 0.60), 1), "best": _arm(0.90, (0.85, 0.94), 20)}
+    result = recommend(arms, DecisionInputs([], [], DecisionConfig(), 1000, "accuracy", 100))
+    assert result["arm"] == "best"
+    assert any("was not compared with best" in r for r in result["reasons"])
+    compared = [_pair("cheap", "best", None, -0.4)]
+    result = recommend(arms, DecisionInputs(compared, [], DecisionConfig(), 1000, "accuracy", 100))
+    assert result["arm"] == "cheap"
+    assert any("not demonstrated" in r and "Holm p = 0.4" in r for r in result["reasons"])

@@ -157,6 +157,8 @@ def compare(
 
     def action() -> None:
         loaded = load_suite(suite)
+        if arms and not no_gate:
+            loaded.require_gated_arms(arms)
         options = RunOptions(arms, limit, train_limit, out, device, not no_cache, cache_dir)
         try:
             run_dir = run_compare(loaded, options, observer)
@@ -217,6 +219,7 @@ def report(run_dir: Path, suite_path: Path | None, debug: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JUnit XML path (default: RUN_DIR/junit.xml).",
 )
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
 def gate(
     run_dir: Path,
     arm: str | None,
@@ -225,14 +228,16 @@ def gate(
     max_forgetting: str | None,
     require_recommendation: str | None,
     junit: Path | None,
+    debug: bool,
 ) -> None:
     """Check RUN_DIR's results against the suite's gates (flags override them).
-    Exit 0: every gate passed; 1: a gate failed or could not be evaluated; 2: usage error."""
+    Exit 0: every gate passed; 1: a gate failed or could not be evaluated; 2: usage error;
+    3: unexpected failure."""
     from tunevsprompt.decide.analyse import Policy
-    from tunevsprompt.gate import GateUsageError, merge_gates, parse_forgetting_flag
-    from tunevsprompt.run_folder import RunFolderError, load_results
+    from tunevsprompt.gate import merge_gates, parse_forgetting_flag
+    from tunevsprompt.run_folder import load_results
 
-    try:
+    def action() -> None:
         results = load_results(run_dir)
         flags = {
             "arm": arm,
@@ -243,8 +248,8 @@ def gate(
         }
         gates = merge_gates(Policy.from_results(results).gates, flags)
         _apply_gates(run_dir, results, gates, junit)
-    except (GateUsageError, RunFolderError) as exc:
-        _fail(f"error: {exc}", EXIT_USAGE)
+
+    _run_guarded(debug, action)
 
 
 def _apply_gates(run_dir: Path, results: dict[str, Any], gates: Any, junit: Path | None) -> None:

@@ -170,7 +170,9 @@ def recommendation_text(results: dict[str, Any]) -> str:
         return ""
     chosen = recommendation.get("arm")
     lines = [
-        f"[bold]Recommendation: {chosen}[/bold]" if chosen else "[bold]No arm recommended[/bold]",
+        f"[bold]Recommendation: {escape(chosen)}[/bold]"
+        if chosen
+        else "[bold]No arm recommended[/bold]",
         *(f"  - {escape(reason)}" for reason in recommendation.get("reasons", [])),
     ]
     flips = recommendation.get("flip_conditions") or []

@@ -125,7 +125,11 @@ class ArmEntry(Strict):
     """The common part of every arm; the rest of its keys are validated by the arm's own config."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    name: str = Field(description="Unique name of the arm in this suite, used in results.")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Unique name of the arm in this suite, used in results and as a folder "
+        "name (letters, digits, `_`, `.`, `-`).",
+    )
     type: str = Field(description="Arm type, e.g. zero-shot, few-shot.")
 
 

@@ -50,6 +50,24 @@ class LoadedSuite:
             raw = getattr(raw, str(part))
         return (self.folder / str(raw)).resolve()
 
+    def require_gated_arms(self, names: list[str]) -> None:
+        """The arms the suite's gates name must be among those run (checked before running,
+        so a complete run never ends in a usage error)."""
+        gates = self.suite.gates
+        problems = []
+        for key in ("arm", "require_recommendation"):
+            gated = getattr(gates, key, None) if gates else None
+            if gated is not None and gated not in names:
+                problems.append(
+                    self.problem(
+                        ("gates", key),
+                        f"the gates need arm {gated!r}, which --arms leaves out",
+                        f"add {gated} to --arms, or pass --no-gate",
+                    )
+                )
+        if problems:
+            raise SuiteError(problems)
+
     def select_arms(self, names: list[str]) -> LoadedSuite:
         """Only the named arms, in the given order (the CLI's --arms)."""
         known = {a.name: a for a in self.arms}

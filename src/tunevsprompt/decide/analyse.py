@@ -4,6 +4,7 @@ RUN_DIR` can redo it from the run folder alone."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tunevsprompt.comparisons import compare_arms, per_example_values
 from tunevsprompt.decide.config import DecisionConfig, GatesConfig, PricingConfig
 from tunevsprompt.decide.costs import arm_cost, break_even
-from tunevsprompt.decide.recommend import recommend
+from tunevsprompt.decide.recommend import DecisionInputs, recommend
 
 if TYPE_CHECKING:
     from tunevsprompt.suite import Suite
@@ -64,12 +65,15 @@ class Policy:
         return volumes[len(volumes) // 2]
 
 
+def headline_metric(results: Mapping[str, Any]) -> str:
+    return str((results.get("task") or {}).get("primary_metric") or "quality")
+
+
 def comparison_metric(results: Mapping[str, Any], samples: list[Mapping[str, Any]]) -> str | None:
     """The headline metric when it is scored per example, else accuracy (classification),
     else none."""
-    task = results["task"]
     scored = {k for row in samples for k in (row.get("scores") or {})}
-    for metric in (task["primary_metric"], "accuracy"):
+    for metric in (headline_metric(results), "accuracy"):
         if metric in scored:
             return str(metric)
     return None
@@ -84,23 +88,31 @@ def decide(
     arms: dict[str, dict[str, Any]] = results["arms"]
     volume = policy.decision_volume()
     for record in arms.values():
-        record["cost"] = arm_cost(record, results["manifest"], policy.pricing, volume)
+        record["cost"] = arm_cost(record, results.get("manifest") or {}, policy.pricing, volume)
     metric = comparison_metric(results, rows)
     comparisons: list[dict[str, Any]] = []
     if metric is not None and len(arms) > 1:
         _, values = per_example_values(rows, metric)
         ordered = {name: values[name] for name in arms if name in values}
-        seed = int(results["manifest"].get("seed") or 0)
-        comparisons = compare_arms(ordered, metric, COMPARISON_BOOTSTRAP, seed)
+        seed = int((results.get("manifest") or {}).get("seed") or 0)
+        pairs = len(ordered) * (len(ordered) - 1) // 2
+        # Enough resamples that a bootstrap p-value can pass Holm's strictest threshold.
+        n_boot = max(COMPARISON_BOOTSTRAP, math.ceil(20 * pairs / 0.05))
+        comparisons = compare_arms(ordered, metric, n_boot, seed)
     costs = {name: record["cost"] for name, record in arms.items()}
     crossings = break_even(costs, policy.pricing.amortise_months)
-    headline = str(results["task"]["primary_metric"])
+    inputs = DecisionInputs(
+        comparisons,
+        crossings,
+        policy.decision,
+        volume,
+        headline_metric(results),
+        smallest_volume=min(policy.pricing.monthly_requests) / 100,
+    )
     return {
         **results,
         "policy": {**policy.to_json(), "decision_volume": volume},
         "comparisons": comparisons,
         "break_even": crossings,
-        "recommendation": recommend(
-            arms, comparisons, crossings, policy.decision, volume, headline
-        ),
+        "recommendation": recommend(arms, inputs),
     }

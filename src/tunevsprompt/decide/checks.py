@@ -73,7 +73,8 @@ def latency_check(record: dict[str, Any], max_p95_ms: float) -> Check:
 
 def _loss(probe: dict[str, Any]) -> tuple[float, float, float]:
     """The loss (worsening) and its CI, in the probe's own direction."""
-    delta, (low, high) = float(probe["delta"]), probe["ci95"]
+    delta = float(probe["delta"])
+    low, high = probe.get("ci95") or (delta, delta)
     if probe.get("higher_is_better", True):
         return -delta, -float(high), -float(low)
     return delta, float(low), float(high)

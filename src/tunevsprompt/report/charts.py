@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tunevsprompt.decide.fmt import volume as volume_text
 from tunevsprompt.report.view import (
     arm_colours,
     arm_names,
@@ -17,7 +18,6 @@ from tunevsprompt.report.view import (
     pair,
     quality,
 )
-from tunevsprompt.report.view import volume as volume_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -85,7 +85,8 @@ def _arm_axis(ax: Axes, names: list[str]) -> None:
 
 
 def _err(value: float, ci: tuple[float, float] | None) -> list[list[float]] | None:
-    return [[value - ci[0]], [ci[1] - value]] if ci else None
+    # A percentile CI need not contain its point figure (macro-F1 often does not): clamp.
+    return [[max(0.0, value - ci[0])], [max(0.0, ci[1] - value)]] if ci else None
 
 
 def _metric(results: Mapping[str, Any]) -> str:

@@ -6,9 +6,12 @@ runs, features switched off) reads as None here, never as an error."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from tunevsprompt.decide.config import PricingConfig
+from tunevsprompt.decide.costs import monthly_usd
+from tunevsprompt.decide.fmt import usd, volume
 
 # matplotlib's tab10, fixed here so an arm keeps its colour in every chart of a report.
 PALETTE = (
@@ -23,7 +26,7 @@ PALETTE = (
     "#bcbd22",
     "#17becf",
 )
-DEFAULT_AMORTISE_MONTHS = 12.0
+DEFAULT_AMORTISE_MONTHS = float(PricingConfig.model_fields["amortise_months"].default)
 
 
 def mapping(value: object) -> Mapping[str, Any]:
@@ -72,7 +75,7 @@ def monthly_cost(results: Mapping[str, Any], arm: str, volume: float) -> float |
     if per_1k is None:
         return None
     one_time = float(cost.get("one_time_usd") or 0.0)
-    return one_time / amortise_months(results, cost) + volume / 1000.0 * float(per_1k)
+    return monthly_usd(one_time, float(per_1k), amortise_months(results, cost), volume)
 
 
 def quality(record: Mapping[str, Any]) -> tuple[float, tuple[float, float] | None] | None:
@@ -210,28 +213,6 @@ def ci(figure: Mapping[str, Any] | None) -> str:
 
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
-
-
-def usd(value: Any) -> str:
-    """Dollars with enough digits that a small figure does not read as $0.00."""
-    if value is None:
-        return "–"
-    v = float(value)
-    if v == 0:
-        return "$0"
-    if abs(v) >= 100:
-        return f"${v:,.0f}"
-    if abs(v) >= 0.1:
-        return f"${v:,.2f}"
-    digits = min(6, 2 - math.floor(math.log10(abs(v))))
-    return f"${v:,.{digits}f}"
-
-
-def volume(value: Any) -> str:
-    if value is None:
-        return "–"
-    v = float(value)
-    return f"{v:,.0f}" if v >= 10 or v.is_integer() else f"{v:.1f}"
 
 
 def pvalue(value: Any) -> str:
