@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary sibling and rename, so readers never see a half-written file."""
+def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` into a temporary sibling, then rename it into place, so readers never see
+    a half-written file (also for libraries that want a path: a spreadsheet, a CSV)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write(Path(tmp))
         os.chmod(tmp, 0o644)  # mkstemp makes it private; run-folder files are ordinary files
         os.replace(tmp, path)
     except BaseException:
@@ -31,20 +30,14 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """``write(tmp)`` a file through a library that wants a path (a spreadsheet, a CSV),
-    then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def write_text_atomic(path: Path, text: str) -> None:
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    write_file_atomic(path, write)
 
 
 def write_dir_atomic(target: Path, fill: Callable[[Path], None]) -> None:
