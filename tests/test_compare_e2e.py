@@ -163,18 +163,19 @@ def test_resume_makes_no_model_call_for_finished_examples(
     loaded: LoadedSuite = load_suite(five_intent_dir / "suite-nolatency.yaml").select_arms(
         ["few-shot"]
     )
-    options = RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache")
-    crashing = CountingGenerator(real_generator, crash_after=11)
+    # 15 of the 30 test examples, 6 answered before the crash.
+    options = RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache", limit=15)
+    crashing = CountingGenerator(real_generator, crash_after=6)
     with pytest.raises(KeyboardInterrupt):
         run_compare(loaded, options, Recorder(), lambda _l, _o: crashing)
-    assert crashing.score_calls == 11
+    assert crashing.score_calls == 6
     assert not (tmp_path / "run" / "results.json").exists()
 
     resumed = CountingGenerator(real_generator)
     run_compare(loaded, options, Recorder(), lambda _l, _o: resumed)
-    assert resumed.score_calls == 30 - 11
+    assert resumed.score_calls == 15 - 6
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["arms"]["few-shot"]["cache"] == {"computed": 19, "cached": 11}
+    assert results["arms"]["few-shot"]["cache"] == {"computed": 9, "cached": 6}
 
     again = CountingGenerator(real_generator)
     recorder = Recorder()
@@ -184,11 +185,11 @@ def test_resume_makes_no_model_call_for_finished_examples(
     fresh = CountingGenerator(real_generator)
     run_compare(
         loaded,
-        RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache", use_cache=False),
+        RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache", limit=15, use_cache=False),
         Recorder(),
         lambda _l, _o: fresh,
     )
-    assert fresh.score_calls == 30
+    assert fresh.score_calls == 15
 
 
 def test_generate_mode_parses_labels(
@@ -205,13 +206,13 @@ def test_generate_mode_parses_labels(
     counting = CountingGenerator(real_generator)
     run = run_compare(
         loaded,
-        RunOptions(out=tmp_path / "gen", cache_dir=tmp_path / "cache", limit=10),
+        RunOptions(out=tmp_path / "gen", cache_dir=tmp_path / "cache", limit=5),
         Recorder(),
         lambda _l, _o: counting,
     )
     arm = json.loads((run / "results.json").read_text())["arms"]["few-shot"]
-    assert counting.generate_prompts == 10 and arm["n"] == 10
-    assert sum(arm["parse_counts"].values()) == 10
+    assert counting.generate_prompts == 5 and arm["n"] == 5
+    assert sum(arm["parse_counts"].values()) == 5
     assert 0.0 <= arm["parse_failure_rate"] <= 1.0
     rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
     labels = set(json.loads((run / "results.json").read_text())["task"]["labels"])
@@ -320,7 +321,14 @@ def test_report_is_rendered_from_results_json_alone(finished_run: Path, tmp_path
     shutil.copy(finished_run / "results.json", copy / "results.json")
     result = CliRunner().invoke(main, ["report", str(copy)])
     assert result.exit_code == 0, result.output
+    # Without samples.jsonl the run's own paired comparisons carry the decision.
     assert (copy / "report.md").read_text() == (finished_run / "report.md").read_text()
+    again = json.loads((copy / "results.json").read_text())
+    original = json.loads((finished_run / "results.json").read_text())
+    assert again["comparisons"] == original["comparisons"] != []
+    assert again["recommendation"] == original["recommendation"]
+    for name in ("report.html", "summary.csv", "costs.xlsx"):
+        assert (copy / name).stat().st_size > 0, name
     missing = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert missing.exit_code == 2 and "results.json" in missing.output
 

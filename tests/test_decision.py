@@ -267,3 +267,18 @@ def test_an_arm_never_compared_with_the_best_is_not_its_peer() -> None:
     result = recommend(arms, DecisionInputs(compared, [], DecisionConfig(), 1000, "accuracy", 100))
     assert result["arm"] == "cheap"
     assert any("not demonstrated" in r and "Holm p = 0.4" in r for r in result["reasons"])
+
+
+def test_decide_without_samples_keeps_the_runs_comparisons() -> None:
+    # results.json copied on its own (a CI artifact): the paired tests cannot be redone, so
+    # the recommendation must rest on the comparisons the run made, not on none at all.
+    results, samples = fixture_run()
+    policy = Policy.from_results(results)
+    with_samples = decide(copy.deepcopy(results), samples, policy)
+    alone = decide(copy.deepcopy(with_samples), [], policy)
+    assert alone["comparisons"] == with_samples["comparisons"]
+    assert alone["recommendation"] == with_samples["recommendation"]
+    stricter = Policy(policy.pricing, DecisionConfig(min_quality=0.99), policy.gates)
+    rejected = decide(copy.deepcopy(with_samples), [], stricter)
+    assert rejected["comparisons"] == with_samples["comparisons"]
+    assert set(rejected["recommendation"]["verdicts"].values()) == {"REJECT"}

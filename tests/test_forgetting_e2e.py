@@ -1,18 +1,23 @@
-"""Forgetting probes for real: the packaged model, a LoRA adapter trained hard on a small
-Banking77 subset, and every probe kind (general prose perplexity, built-in trivia, another
-suite's eval set). Tuning damages general text; the probe must see it, pair base and tuned
-on identical items, and mark the prompting arm as unchanged by construction."""
+"""Forgetting probes for real: the packaged model, the LoRA adapter of conftest's
+``tuned_run`` (tuned on a 5-intent Banking77 subset until its train loss is near zero), and
+every probe kind (general prose perplexity, built-in trivia, another suite's eval set).
+Tuning damages general text; the probe must see it, pair base and tuned on identical items,
+and mark the prompting arm as unchanged by construction.
+
+The LoRA arm below has the tuning run's training settings and data, so it reuses that run's
+adapter by training key instead of training one of its own."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import BANKING_TASK, SilentObserver
+from conftest import BANKING_TASK, LORA, SilentObserver
 from tunevsprompt.runner import FORGETTING_SAMPLES, RunOptions, run_compare
 from tunevsprompt.suite_loader import load_suite
 
@@ -26,19 +31,10 @@ arms:
   - name: zero-shot
     type: zero-shot
     decide: rank
-  # Trained hard on purpose: a high learning rate, many steps, 20 examples.
-  - name: lora-hard
-    type: lora
-    r: 16
-    learning_rate: 0.01
-    max_steps: 12
-    train_batch_size: 4
-    warmup_ratio: 0.0
-    early_stopping_patience: null
-    eval_every_steps: 12
-    dev_limit: 10
-    integrity_sample: 8
-    measure_unmerged_latency: false
+"""
+    # Only keys that leave the trained weights alone may differ from tuned_run's LoRA.
+    + LORA.format(extra="    integrity_sample: 8\n    measure_unmerged_latency: false\n")
+    + """\
 forgetting:
   primary: prose
   bootstrap_samples: 500
@@ -51,14 +47,13 @@ forgetting:
     - name: trivia
       kind: multiple-choice
       source: builtin:trivia
-      n: 24
+      n: 12
     - name: earlier-task
       kind: suite
       source: earlier-task.yaml
-      n: 10
+      n: 5
 sampling:
   seed: 0
-  train_max: 20
 latency:
   sample: 0
 metrics:
@@ -85,14 +80,25 @@ arms:
 
 
 @pytest.fixture(scope="module")
-def probed_run(five_intent_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def probed_run(
+    five_intent_dir: Path,
+    tuned_run: Path,
+    tuning_cache: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
     (five_intent_dir / "earlier-task.yaml").write_text(EARLIER_TASK)
     path = five_intent_dir / "forgetting.yaml"
     path.write_text(SUITE)
     out = tmp_path_factory.mktemp("forgetting-run") / "run"
     cache = tmp_path_factory.mktemp("forgetting-cache")
-    options = RunOptions(out=out, device="cpu", cache_dir=cache, limit=10)
-    return run_compare(load_suite(path), options, SilentObserver())
+    # The tuning run's trained adapters, not its predictions: everything else is computed here.
+    shutil.copytree(tuning_cache / "training", cache / "training")
+    options = RunOptions(out=out, device="cpu", cache_dir=cache, limit=5)
+    run = run_compare(load_suite(path), options, SilentObserver())
+    lora = read(run)["arms"]["lora"]
+    assert lora["training"]["reused"] is True, "no longer tuned_run's adapter: it was retrained"
+    assert lora["adapter"]["sha256"] == read(tuned_run)["arms"]["lora"]["adapter"]["sha256"]
+    return run
 
 
 def read(run_dir: Path) -> dict[str, Any]:
@@ -101,7 +107,7 @@ def read(run_dir: Path) -> dict[str, Any]:
 
 
 def test_hard_tuning_raises_general_text_perplexity(probed_run: Path) -> None:
-    forgetting = read(probed_run)["arms"]["lora-hard"]["forgetting"]
+    forgetting = read(probed_run)["arms"]["lora"]["forgetting"]
     prose = forgetting["probes"]["prose"]
     assert prose["metric"] == "perplexity" and prose["higher_is_better"] is False
     assert prose["n"] == 12  # 1536 tokens in windows of 128
@@ -115,7 +121,7 @@ def test_hard_tuning_raises_general_text_perplexity(probed_run: Path) -> None:
 
 def test_every_probe_kind_reports_base_after_delta_and_ci(probed_run: Path) -> None:
     results = read(probed_run)
-    probes = results["arms"]["lora-hard"]["forgetting"]["probes"]
+    probes = results["arms"]["lora"]["forgetting"]["probes"]
     assert set(probes) == {"prose", "trivia", "earlier-task"}
     for name, figure in probes.items():
         lo, hi = figure["ci95"]
@@ -124,11 +130,11 @@ def test_every_probe_kind_reports_base_after_delta_and_ci(probed_run: Path) -> N
         blo, bhi = figure["base_ci95"]
         assert blo <= figure["base"] <= bhi, name
     trivia = probes["trivia"]
-    assert trivia["n"] == 24 and trivia["metric"] == "acc"
+    assert trivia["n"] == 12 and trivia["metric"] == "acc"
     assert set(trivia["metrics"]) == {"acc", "acc_norm"}
-    assert probes["earlier-task"]["n"] == 10 and probes["earlier-task"]["metric"] == "accuracy"
+    assert probes["earlier-task"]["n"] == 5 and probes["earlier-task"]["metric"] == "accuracy"
     summary = results["forgetting"]
-    assert summary["probed_arms"] == ["lora-hard"] and summary["unchanged_arms"] == ["zero-shot"]
+    assert summary["probed_arms"] == ["lora"] and summary["unchanged_arms"] == ["zero-shot"]
     assert summary["probes"]["trivia"]["chance"] == pytest.approx(0.25)
     assert summary["probes"]["prose"]["base"] == probes["prose"]["base"]
 
@@ -144,7 +150,7 @@ def test_base_and_tuned_saw_identical_prompts(probed_run: Path) -> None:
     rows = [json.loads(line) for line in (probed_run / FORGETTING_SAMPLES).open()]
     prompts: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        assert row["arm"] == "lora-hard"
+        assert row["arm"] == "lora"
         prompts[(row["probe"], row["model"])][row["item"]].append(row["prompt"])
     for probe in ("prose", "trivia", "earlier-task"):
         base, tuned = prompts[(probe, "base")], prompts[(probe, "tuned")]
@@ -159,5 +165,5 @@ def test_base_and_tuned_saw_identical_prompts(probed_run: Path) -> None:
 def test_report_has_the_forgetting_table(probed_run: Path) -> None:
     report = (probed_run / "report.md").read_text()
     assert "## Forgetting" in report
-    assert "| lora-hard | prose (primary) |" in report
+    assert "| lora | prose (primary) |" in report
     assert "| zero-shot | all | – | – | 0 (by construction) |" in report

@@ -1,7 +1,10 @@
 """The tuning arms for real: peft LoRA and prompt tuning on the packaged model over a
 5-intent Banking77 subset, on CPU. They must clearly beat zero-shot, their adapters must
 round-trip, training must resume after a kill and be reused from the cache, and the
-integrity check must fire on an adapter that changes nothing."""
+integrity check must fire on an adapter that changes nothing.
+
+The trained run itself is conftest's session fixture ``tuned_run`` (the forgetting e2e
+tests probe its LoRA adapter too)."""
 
 from __future__ import annotations
 
@@ -11,53 +14,12 @@ from typing import Any
 
 import pytest
 
-from conftest import BANKING_TASK, SilentObserver
+from conftest import LORA, SilentObserver, write_suite
 from tunevsprompt.runner import RunOptions, load_hf_generator, run_compare
-from tunevsprompt.suite_loader import LoadedSuite, load_suite
+from tunevsprompt.suite_loader import load_suite
 from tunevsprompt.types import Message
 
 pytestmark = pytest.mark.slow
-
-TUNING_SUITE = (
-    "name: five-intents-tuning\n"
-    + BANKING_TASK
-    + """\
-arms:
-  - name: zero-shot
-    type: zero-shot
-    decide: rank
-{arms}
-sampling:
-  seed: 0
-latency:
-  sample: {latency}
-  warmup: 1
-metrics:
-  bootstrap_samples: 500
-forgetting:
-{forgetting}
-"""
-)
-
-NO_PROBES = "  enabled: false"
-SMALL_PROBE = """\
-  probes:
-    - {name: prose, kind: perplexity, source: builtin:prose, max_tokens: 512, window: 128}"""
-
-LORA = """\
-  - name: lora
-    type: lora
-    r: 8
-    learning_rate: 0.001
-    epochs: 2
-{extra}"""
-
-SOFT_PROMPT = """\
-  - name: soft-prompt
-    type: soft-prompt
-    learning_rate: 0.1
-    epochs: 2
-{extra}"""
 
 
 class Recorder(SilentObserver):
@@ -73,32 +35,9 @@ class Recorder(SilentObserver):
             raise KeyboardInterrupt(f"simulated kill at: {text}")
 
 
-def write_suite(
-    folder: Path, name: str, arms: str, latency: int = 0, forgetting: str = NO_PROBES
-) -> LoadedSuite:
-    path = folder / f"{name}.yaml"
-    path.write_text(TUNING_SUITE.format(arms=arms, latency=latency, forgetting=forgetting))
-    return load_suite(path)
-
-
 def results(run_dir: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((run_dir / "results.json").read_text())
     return data
-
-
-@pytest.fixture(scope="module")
-def tuned_run(five_intent_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """zero-shot, LoRA and soft-prompt trained on 100 examples (20 per intent)."""
-    loaded = write_suite(
-        five_intent_dir,
-        "tuning",
-        LORA.format(extra="") + SOFT_PROMPT.format(extra=""),
-        latency=3,
-        forgetting=SMALL_PROBE,
-    )
-    cache = tmp_path_factory.mktemp("tuning-cache")
-    out = tmp_path_factory.mktemp("tuning-run") / "run"
-    return run_compare(loaded, RunOptions(out=out, device="cpu", cache_dir=cache), Recorder())
 
 
 @pytest.mark.parametrize("arm", ["lora", "soft-prompt"])
@@ -118,7 +57,7 @@ def test_training_record_and_integrity(tuned_run: Path, arm: str) -> None:
     assert training["device"] == "cpu"
     assert training["train_examples"] == 90  # 100 minus the 10% carved off for dev
     assert training["steps"] == training["planned_steps"] > 0
-    assert training["epochs"] == pytest.approx(2.0)
+    assert training["epochs"] == pytest.approx(1.0)
     assert training["examples_per_s"] > 0 and training["tokens_per_s"] > 0
     assert training["peak_memory_mb"] > 100
     assert 0 < training["trainable_params"] < training["total_params"]
@@ -206,14 +145,13 @@ def test_soft_prompt_scoring_matches_peft_forward(tuned_run: Path, five_intent_d
 
 
 def test_rerun_reuses_trained_adapters(
-    tuned_run: Path, five_intent_dir: Path, tmp_path: Path
+    tuned_run: Path, tuning_cache: Path, five_intent_dir: Path, tmp_path: Path
 ) -> None:
     """Same suite, same cache, new run folder: no training, same figures."""
     loaded = load_suite(five_intent_dir / "tuning.yaml")
-    cache = next(p for p in tuned_run.parents[1].iterdir() if p.name.startswith("tuning-cache"))
     recorder = Recorder()
     rerun = run_compare(
-        loaded, RunOptions(out=tmp_path / "rerun", device="cpu", cache_dir=cache), recorder
+        loaded, RunOptions(out=tmp_path / "rerun", device="cpu", cache_dir=tuning_cache), recorder
     )
     before, after = results(tuned_run)["arms"], results(rerun)["arms"]
     for arm in ("lora", "soft-prompt"):
@@ -228,14 +166,14 @@ def test_integrity_check_fires_on_an_adapter_that_does_nothing(
     five_intent_dir: Path, tmp_path: Path
 ) -> None:
     """learning_rate 0 leaves LoRA's B matrices at zero: the merged model is the base."""
-    arms = LORA.format(extra="    max_steps: 1\n").replace(
-        "learning_rate: 0.001", "learning_rate: 0"
+    arms = LORA.format(extra="    max_steps: 1\n    train_batch_size: 2\n").replace(
+        "learning_rate: 0.002", "learning_rate: 0"
     )
     loaded = write_suite(five_intent_dir, "noop", arms)
     recorder = Recorder()
     run = run_compare(
         loaded,
-        RunOptions(out=tmp_path / "run", device="cpu", cache_dir=tmp_path / "cache", limit=10),
+        RunOptions(out=tmp_path / "run", device="cpu", cache_dir=tmp_path / "cache", limit=5),
         recorder,
     )
     integrity = results(run)["arms"]["lora"]["integrity"]
@@ -247,9 +185,11 @@ def test_integrity_check_fires_on_an_adapter_that_does_nothing(
 def test_training_killed_after_an_epoch_resumes_from_its_checkpoint(
     five_intent_dir: Path, tmp_path: Path
 ) -> None:
-    loaded = write_suite(five_intent_dir, "resume", LORA.format(extra=""))
+    # 12 examples in batches of 4: three steps an epoch, two epochs, the kill after the first.
+    arms = LORA.format(extra="    train_batch_size: 4\n").replace("epochs: 1", "epochs: 2")
+    loaded = write_suite(five_intent_dir, "resume", arms)
     options = RunOptions(
-        out=tmp_path / "run", device="cpu", cache_dir=tmp_path / "cache", limit=10, train_limit=40
+        out=tmp_path / "run", device="cpu", cache_dir=tmp_path / "cache", limit=5, train_limit=12
     )
     with pytest.raises(KeyboardInterrupt):
         run_compare(loaded, options, Recorder(kill_on="lora: checkpoint at step"))
@@ -257,6 +197,7 @@ def test_training_killed_after_an_epoch_resumes_from_its_checkpoint(
     recorder = Recorder()
     run = run_compare(loaded, options, recorder)
     training = results(run)["arms"]["lora"]["training"]
+    assert training["steps_per_epoch"] == 3 and training["epochs"] == pytest.approx(2.0)
     assert training["resumed_from_step"] == training["steps_per_epoch"]
     assert training["steps"] == training["planned_steps"] == 2 * training["steps_per_epoch"]
     assert any("resuming training" in m for m in recorder.messages)
@@ -265,7 +206,10 @@ def test_training_killed_after_an_epoch_resumes_from_its_checkpoint(
 
 def test_seeds_and_learning_curve(five_intent_dir: Path, tmp_path: Path) -> None:
     arms = (
-        LORA.format(extra="    max_steps: 3\n    seeds: [0, 1]\n    train_sizes: [10, all]\n")
+        LORA.format(
+            extra="    max_steps: 3\n    train_batch_size: 2\n"
+            "    seeds: [0, 1]\n    train_sizes: [10, all]\n"
+        )
         + "  - name: few-shot\n    type: few-shot\n    k: 5\n    decide: rank\n"
         "    seeds: [0, 1]\n    train_sizes: [5, 20]\n"
     )
@@ -276,7 +220,7 @@ def test_seeds_and_learning_curve(five_intent_dir: Path, tmp_path: Path) -> None
             out=tmp_path / "run",
             device="cpu",
             cache_dir=tmp_path / "cache",
-            limit=10,
+            limit=5,
             train_limit=40,
         ),
         Recorder(),

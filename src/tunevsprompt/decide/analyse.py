@@ -83,7 +83,8 @@ def decide(
     results: dict[str, Any], samples: Iterable[Mapping[str, Any]], policy: Policy
 ) -> dict[str, Any]:
     """``results`` with ``policy``, ``comparisons``, ``break_even``, ``recommendation`` and
-    ``arms.<name>.cost`` (re)computed."""
+    ``arms.<name>.cost`` (re)computed. Without samples the comparisons already in ``results``
+    are kept: only the costs and the recommendation are recomputed."""
     rows = list(samples)
     arms: dict[str, dict[str, Any]] = results["arms"]
     volume = policy.decision_volume()
@@ -91,7 +92,11 @@ def decide(
         record["cost"] = arm_cost(record, results.get("manifest") or {}, policy.pricing, volume)
     metric = comparison_metric(results, rows)
     comparisons: list[dict[str, Any]] = []
-    if metric is not None and len(arms) > 1:
+    if not rows:
+        # samples.jsonl is gone (results.json copied on its own, e.g. a CI artifact): the
+        # paired tests cannot be redone, so keep the ones the run computed from its samples.
+        comparisons = [dict(entry) for entry in results.get("comparisons") or []]
+    elif metric is not None and len(arms) > 1:
         _, values = per_example_values(rows, metric)
         ordered = {name: values[name] for name in arms if name in values}
         seed = int((results.get("manifest") or {}).get("seed") or 0)
