@@ -69,6 +69,14 @@ task:
 """The task block of a suite beside a Banking77 subset written by ``write_csv`` as
 data/train.csv and data/test.csv (``five_intent_dir`` and the other subset folders)."""
 
+ZERO_SHOT_ARMS = """\
+arms:
+  - name: zero-shot
+    type: zero-shot
+    decide: rank
+"""
+"""The start of an ``arms:`` list with the ranking zero-shot baseline."""
+
 
 class SilentObserver:
     """A RunObserver that shows nothing."""
@@ -89,11 +97,8 @@ class SilentObserver:
 SUITE_TEMPLATE = (
     "name: five-intents\n"
     + BANKING_TASK
+    + ZERO_SHOT_ARMS
     + """\
-arms:
-  - name: zero-shot
-    type: zero-shot
-    decide: rank
   - name: few-shot
     type: few-shot
     k: 10
@@ -127,11 +132,8 @@ def five_intent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 TUNING_SUITE = (
     "name: five-intents-tuning\n"
     + BANKING_TASK
+    + ZERO_SHOT_ARMS
     + """\
-arms:
-  - name: zero-shot
-    type: zero-shot
-    decide: rank
 {arms}
 sampling:
   seed: 0

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BANKING_TASK, LORA, SilentObserver
+from conftest import BANKING_TASK, LORA, ZERO_SHOT_ARMS, SilentObserver
 from tunevsprompt.runner import FORGETTING_SAMPLES, RunOptions, run_compare
 from tunevsprompt.suite_loader import load_suite
 
@@ -26,12 +26,7 @@ pytestmark = pytest.mark.slow
 SUITE = (
     "name: forgetting-probe\n"
     + BANKING_TASK
-    + """\
-arms:
-  - name: zero-shot
-    type: zero-shot
-    decide: rank
-"""
+    + ZERO_SHOT_ARMS
     # Only keys that leave the trained weights alone may differ from tuned_run's LoRA.
     + LORA.format(extra="    integrity_sample: 8\n    measure_unmerged_latency: false\n")
     + """\
