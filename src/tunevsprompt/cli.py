@@ -213,6 +213,11 @@ def report(run_dir: Path, suite_path: Path | None, debug: bool) -> None:
     "--max-forgetting",
     help="Highest forgetting on the primary probe: 3.5 (probe units) or 10% (of the base).",
 )
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1),
+    help="Highest share of failed requests (hosted endpoints), e.g. 0.01.",
+)
 @click.option("--require-recommendation", metavar="ARM", help="Fail unless ARM is recommended.")
 @click.option(
     "--junit",
@@ -226,6 +231,7 @@ def gate(
     min_quality: float | None,
     max_p95_ms: float | None,
     max_forgetting: str | None,
+    max_error_rate: float | None,
     require_recommendation: str | None,
     junit: Path | None,
     debug: bool,
@@ -244,6 +250,7 @@ def gate(
             "min_quality": min_quality,
             "max_p95_ms": max_p95_ms,
             "max_forgetting": parse_forgetting_flag(max_forgetting) if max_forgetting else None,
+            "max_error_rate": max_error_rate,
             "require_recommendation": require_recommendation,
         }
         gates = merge_gates(Policy.from_results(results).gates, flags)

@@ -51,6 +51,7 @@ def score_predictions(
             {name: float(scores[name][i]) for name in scores} for i in range(len(targets))
         ]
     parse_counts = Counter(p.parse for p in predictions)
+    errors = parse_counts.get("error", 0)
     record = {
         "quality": {"metric": primary, **metrics[primary]},
         "metrics": metrics,
@@ -58,7 +59,11 @@ def score_predictions(
             sum(is_parse_failure(p.parse) for p in predictions) / max(len(predictions), 1), 6
         ),
         "parse_counts": dict(sorted(parse_counts.items())),
-        "tokens": _token_figures(predictions),
+        # Requests that failed (a hosted endpoint, after its retries) are scored as wrong
+        # answers and counted here, so a gate can hold the rate down.
+        "errors": errors,
+        "error_rate": round(errors / max(len(predictions), 1), 6),
+        "tokens": _token_figures([p for p in predictions if p.parse != "error"] or predictions),
     }
     return record, per_example
 

@@ -57,7 +57,8 @@ def _from_check(check: Check) -> GateResult:
 
 
 def _has_bars(gates: GatesConfig) -> bool:
-    return any(v is not None for v in (gates.min_quality, gates.max_p95_ms, gates.max_forgetting))
+    bars = (gates.min_quality, gates.max_p95_ms, gates.max_forgetting, gates.max_error_rate)
+    return any(v is not None for v in bars)
 
 
 def evaluate_gates(results: dict[str, Any], gates: GatesConfig) -> GateReport:
@@ -193,7 +194,7 @@ def merge_gates(stored: GatesConfig | None, overrides: dict[str, Any]) -> GatesC
     if not (set(base) | set(given)) - {"arm"}:
         raise GateUsageError(
             "no gates to check: the run's suite has no `gates:` block; pass --min-quality, "
-            "--max-p95-ms, --max-forgetting or --require-recommendation"
+            "--max-p95-ms, --max-forgetting, --max-error-rate or --require-recommendation"
         )
     try:
         return GatesConfig.model_validate({**base, **given})

@@ -174,6 +174,7 @@ def run_compare(
         log=observer.message,
         data_root=loaded.folder,
         device=options.device or suite.model.device,
+        endpoints=suite.openai,
     )
     outcomes: dict[str, ArmOutcome] = {}
     meter = ForgettingMeter(loaded, ctx, observer.message)
@@ -255,6 +256,10 @@ def _run_or_reuse_arm(
             observer.arm_finished(config.name, outcome.record, reused=True)
             return outcome
     outcome = _run_arm(job, ctx)
+    if outcome.record.get("errors"):
+        # Failed requests are retried by the next run: the arm is not finished.
+        observer.arm_finished(config.name, outcome.record, reused=False)
+        return outcome
     write_json_atomic(
         part_path,
         {
@@ -331,6 +336,10 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
     retrieval = retrieval_record([e.id for e in test]) if retrieval_record else None
     if retrieval is not None:
         record["retrieval"] = retrieval
+    api_record = getattr(head.arm, "api_record", None)
+    api = api_record() if api_record else None
+    if api is not None:
+        record["api"] = api
     samples = [
         {
             "arm": config.name,
@@ -345,6 +354,7 @@ def _run_arm(job: ArmJob, ctx: RunContext) -> ArmOutcome:
             "latency_ms": timings.get(e.id),
             "tokens": {"input": p.input_tokens, "output": p.output_tokens},
             **({"context": p.extra["context"]} if "context" in p.extra else {}),
+            **({"error": p.extra["error"]} if "error" in p.extra else {}),
         }
         for e, p, s in zip(test, head.predictions, head.per_example, strict=True)
     ]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tunevsprompt.decide.config import DecisionConfig, GatesConfig, PricingConfig
 from tunevsprompt.forgetting.config import ForgettingConfig
+from tunevsprompt.generation.endpoint import EndpointDefaults
 
 
 class Strict(BaseModel):
@@ -142,6 +143,11 @@ class Suite(Strict):
     description: str = Field("", description="Free text shown in reports.")
     task: TaskConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
+    openai: EndpointDefaults | None = Field(
+        None,
+        description="Defaults for arms with backend: openai (an OpenAI-compatible endpoint): "
+        "base_url, model, api_key_env, concurrency, timeouts, retries.",
+    )
     arms: list[ArmEntry] = Field(min_length=1, description="The arms to compare.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

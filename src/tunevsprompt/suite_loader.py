@@ -138,6 +138,7 @@ def load_suite(path: str | Path, *, check_probes: bool = True) -> LoadedSuite:
         + _check_arm_data(loaded)
         + _check_metric(loaded)
         + _check_gates(loaded)
+        + _check_hosted(loaded)
     )
     if check_probes:
         problems += _check_forgetting(loaded)
@@ -376,6 +377,25 @@ def _check_gates(loaded: LoadedSuite) -> list[SuiteProblem]:
                     ("gates", key),
                     f"{value!r} is not an arm of this suite",
                     _did_you_mean(value, names) or f"arms: {', '.join(names)}",
+                )
+            )
+    return problems
+
+
+def _check_hosted(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """Arms with backend: openai must name a model (on the arm or in `openai:`)."""
+    from tunevsprompt.generation.endpoint import HostedArmKeys
+
+    default_model = loaded.suite.openai.model if loaded.suite.openai else None
+    problems: list[SuiteProblem] = []
+    for index, config in enumerate(loaded.arms):
+        hosted = isinstance(config, HostedArmKeys) and config.backend == "openai"
+        if hosted and getattr(config, "model", None) is None and default_model is None:
+            problems.append(
+                loaded.problem(
+                    ("arms", index, "backend"),
+                    "backend: openai needs a model name",
+                    "set `model` on this arm, or `openai: {model: ...}` for the suite",
                 )
             )
     return problems

@@ -34,6 +34,9 @@ class Generation:
     text: str
     input_tokens: int
     output_tokens: int
+    error: str | None = None
+    """Why no answer came back (a hosted endpoint failed after its retries); ``text`` is then
+    empty. Errors are recorded as error rows and never cached."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tunevsprompt.types import Example, Prediction
 
 if TYPE_CHECKING:
+    from tunevsprompt.arms.hosted import HostedModel
     from tunevsprompt.generation.base import Generator
+    from tunevsprompt.generation.endpoint import EndpointDefaults, HostedArmKeys
     from tunevsprompt.generation.hf import HFGenerator
     from tunevsprompt.labels import LabelSet
 
@@ -116,6 +118,8 @@ class RunContext:
     config_error: Callable[[str, str, str | None], Exception] = _plain_config_error
     """Builds the error for a bad arm setting found at run time: (key inside the arm,
     message, hint) → an error naming the suite file, line and key path (exit code 2)."""
+    endpoints: EndpointDefaults | None = None
+    """The suite's `openai:` block: defaults for arms with backend: openai."""
     _generator: Generator | None = None
 
     @property
@@ -123,6 +127,12 @@ class RunContext:
         if self._generator is None:
             self._generator = self.generator_factory()
         return self._generator
+
+    def open_hosted(self, keys: HostedArmKeys) -> HostedModel:
+        """An arm's model behind an OpenAI-compatible endpoint, behind the prediction cache."""
+        from tunevsprompt.arms.hosted import open_hosted
+
+        return open_hosted(keys, self.endpoints, self)
 
 
 class Arm(Protocol):

@@ -12,22 +12,25 @@ from tunevsprompt.arms.base import ArmConfig, LearnsFromExamples, RunContext
 from tunevsprompt.data import stratified_sample
 from tunevsprompt.errors import RunError
 from tunevsprompt.generation.base import DecodingSettings, Generator
+from tunevsprompt.generation.endpoint import HostedArmKeys
 from tunevsprompt.labels import LabelSet, ParseMode
 from tunevsprompt.prompts import build_prompt
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.types import Example, Prediction, Prompt
 
 if TYPE_CHECKING:
+    from tunevsprompt.arms.hosted import HostedModel
     from tunevsprompt.arms.retrieving import ArmRetrieval
 
 
-class PromptingConfig(ArmConfig):
+class PromptingConfig(ArmConfig, HostedArmKeys):
     """Keys shared by the prompting arms."""
 
     decide: Literal["rank", "generate"] = Field(
         "rank",
         description="classification: rank = pick the label with the highest log-likelihood; "
-        "generate = greedy text mapped to a label. Generation tasks always generate.",
+        "generate = greedy text mapped to a label. Generation tasks always generate, and so do "
+        "arms with backend: openai (chat endpoints cannot score given answers).",
     )
     parse: ParseMode = Field(
         "nearest",
@@ -40,11 +43,27 @@ class PromptingConfig(ArmConfig):
     show_labels: bool = Field(True, description="List the label set in the system message.")
 
     def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
-        if task_type == "generation" and self.decide == "rank":
-            return [
+        problems = self.hosted_key_problems()
+        ranks = self.decide == "rank" and "decide" in self.model_fields_set
+        if self.backend == "openai" and ranks:
+            problems.append(
+                (
+                    "decide",
+                    "backend: openai cannot rank: chat-completions endpoints do not return the "
+                    "log-likelihood of given answers; use decide: generate (the default there)",
+                )
+            )
+        elif task_type == "generation" and ranks:
+            problems.append(
                 ("decide", "rank needs a label set; a generation task must use decide: generate")
-            ]
-        return []
+            )
+        return problems
+
+    def decide_for(self, task_type: str) -> str:
+        """The decision rule this arm runs with on this task."""
+        if task_type == "classification" and self.backend == "local":
+            return self.decide
+        return "generate"
 
 
 class ZeroShotConfig(PromptingConfig):
@@ -98,6 +117,7 @@ class PromptingArm:
         self.name = config.name
         self.demonstrations: list[Example] = []
         self._ctx: RunContext | None = None
+        self._hosted: HostedModel | None = None
         self._extras: dict[str, dict[str, Any]] = {}
         """Per-example facts gathered while building prompts (what was retrieved), merged
         into each Prediction's ``extra``."""
@@ -111,15 +131,24 @@ class PromptingArm:
         if problems:
             raise RunError(f"arm {self.name}: {problems[0][0]}: {problems[0][1]}")
         self.demonstrations = self.choose_demonstrations(train, ctx.seed)
+        if self.config.backend == "openai":
+            self._hosted = ctx.open_hosted(self.config)
         record: dict[str, Any] = {
             "decide": self._decide(),
             "demonstration_ids": [d.id for d in self.demonstrations],
         }
         return {"prompting": record}
 
+    def api_record(self) -> dict[str, Any] | None:
+        """``arms.<name>.api`` for an arm on a hosted endpoint: where, which model, and what
+        the requests met (retries, rate limits, errors)."""
+        if self._hosted is None:
+            return None
+        return self._hosted.record()
+
     def _decide(self) -> str:
         assert self._ctx is not None
-        return self.config.decide if self._ctx.task.type == "classification" else "generate"
+        return self.config.decide_for(self._ctx.task.type)
 
     def _answer_form(self, target: str) -> str:
         labels = self._labels()
@@ -146,8 +175,10 @@ class PromptingArm:
         return [self.prompt_for(e) for e in batch]
 
     def generator(self) -> Generator:
-        """The model this arm predicts with (the run's base model for prompting arms)."""
+        """The model this arm predicts with: the run's base model, or the arm's hosted one."""
         assert self._ctx is not None, "prepare() must run before predict()"
+        if self._hosted is not None:
+            return self._hosted.generator
         return self._ctx.generator
 
     def predict(self, batch: Sequence[Example]) -> list[Prediction]:
@@ -166,6 +197,11 @@ class PromptingArm:
         labels = self._labels()
         for example, out in zip(batch, outputs, strict=True):
             label: str | None
+            if out.error is not None:
+                predictions.append(
+                    Prediction(example.id, "", None, 0, 0, "error", extra={"error": out.error})
+                )
+                continue
             if labels is None:
                 label, how = out.text, "text"
             else:

@@ -168,7 +168,7 @@ class RagArm(PromptingArm):
         if self._reserve is None:
             labels = self._labels()
             if self._decide() == "rank" and labels is not None:
-                count = self._ctx.generator.count_tokens
+                count = self.generator().count_tokens
                 self._reserve = max(count(form) for form in labels.shown()) + 2
             else:
                 self._reserve = self.config.max_new_tokens
@@ -178,7 +178,7 @@ class RagArm(PromptingArm):
         """Passage tokens this example's prompt can take: the configured budget, lowered so
         that prompt + passages + answer fit the model's context window."""
         assert self._ctx is not None
-        generator = self._ctx.generator
+        generator = self.generator()
         window = generator.context_window
         if window is None:
             return self.rag.context_tokens
@@ -192,7 +192,7 @@ class RagArm(PromptingArm):
         from tunevsprompt.retrieval.context import pack_passages
 
         assert self._ctx is not None
-        generator = self._ctx.generator
+        generator = self.generator()
         budget = self.budget_for(example)
         packed = pack_passages(found, budget, generator.count_tokens)
         window = generator.context_window

@@ -111,6 +111,20 @@ def forgetting_checks(record: dict[str, Any], limit: ForgettingLimit) -> list[Ch
     return checks
 
 
+def error_rate_check(record: dict[str, Any], max_error_rate: float) -> Check:
+    rate = record.get("error_rate")
+    if rate is None:
+        # Records from before error counting: every request answered.
+        rate = 0.0
+    errors, n = int(record.get("errors") or 0), int(record.get("n") or 0)
+    status: Status = "pass" if rate <= max_error_rate else "fail"
+    relation = "within" if status == "pass" else "over"
+    message = (
+        f"{errors} of {n} requests failed ({num(rate)}), {relation} the limit {num(max_error_rate)}"
+    )
+    return Check("error_rate", status, float(rate), max_error_rate, message, float(rate))
+
+
 def cost_check(monthly_usd: float | None, max_monthly_usd: float, volume: int) -> Check:
     if monthly_usd is None:
         return Check("monthly_cost", "missing", None, max_monthly_usd, "cost unknown")
@@ -124,7 +138,7 @@ def cost_check(monthly_usd: float | None, max_monthly_usd: float, volume: int) -
 
 
 def constraint_checks(record: dict[str, Any], bars: Constraints) -> list[Check]:
-    """The quality, latency and forgetting bars that are set."""
+    """The quality, latency, forgetting and error-rate bars that are set."""
     checks = []
     if bars.min_quality is not None:
         checks.append(quality_check(record, bars.min_quality))
@@ -132,4 +146,6 @@ def constraint_checks(record: dict[str, Any], bars: Constraints) -> list[Check]:
         checks.append(latency_check(record, bars.max_p95_ms))
     if bars.max_forgetting is not None:
         checks.extend(forgetting_checks(record, bars.max_forgetting))
+    if bars.max_error_rate is not None:
+        checks.append(error_rate_check(record, bars.max_error_rate))
     return checks

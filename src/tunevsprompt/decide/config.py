@@ -109,6 +109,13 @@ class Constraints(Strict):
     max_forgetting: ForgettingLimit | None = Field(
         None, description="Highest acceptable forgetting (tuned arms)."
     )
+    max_error_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Highest acceptable share of requests that failed (hosted endpoints: "
+        "after the client's retries).",
+    )
 
 
 class DecisionConfig(Constraints):
@@ -137,10 +144,16 @@ class GatesConfig(Constraints):
 
     @model_validator(mode="after")
     def _something_to_check(self) -> GatesConfig:
-        bars = (self.min_quality, self.max_p95_ms, self.max_forgetting, self.require_recommendation)
+        bars = (
+            self.min_quality,
+            self.max_p95_ms,
+            self.max_forgetting,
+            self.max_error_rate,
+            self.require_recommendation,
+        )
         if all(v is None for v in bars):
             raise ValueError(
-                "the gates check nothing: set min_quality, max_p95_ms, max_forgetting or "
-                "require_recommendation"
+                "the gates check nothing: set min_quality, max_p95_ms, max_forgetting, "
+                "max_error_rate or require_recommendation"
             )
         return self

@@ -108,9 +108,11 @@ class CachingGenerator:
             began = time.perf_counter()
             fresh = self.inner.generate([prompts[i] for i in chunk], settings)
             per_item = (time.perf_counter() - began) / len(chunk)
+            # A failed request is never cached: the next run asks again.
             self.cache.put_many(
                 (keys[i], {"result": asdict(g), "compute_s": per_item})
                 for i, g in zip(chunk, fresh, strict=True)
+                if g.error is None
             )
             for i, g in zip(chunk, fresh, strict=True):
                 results[i] = g
