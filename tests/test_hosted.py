@@ -85,6 +85,7 @@ def test_500_is_retried_a_bounded_number_of_times_then_recorded_and_never_cached
             (out,) = cached.generate([PROMPT], GREEDY)
             assert len(server.requests) == 2  # one try + one retry, then give up
             (again,) = cached.generate([PROMPT], GREEDY)
+            assert again.error is not None
             assert len(server.requests) == 4, "a failed answer was served from the cache"
     assert out.text == "" and out.error is not None and out.error.startswith("http_500")
     assert SENTINEL not in out.error and "***" in out.error
