@@ -282,3 +282,19 @@ def test_decide_without_samples_keeps_the_runs_comparisons() -> None:
     rejected = decide(copy.deepcopy(with_samples), [], stricter)
     assert rejected["comparisons"] == with_samples["comparisons"]
     assert set(rejected["recommendation"]["verdicts"].values()) == {"REJECT"}
+
+
+def test_a_hosted_model_without_a_price_has_an_unknown_cost_that_says_how_to_price_it() -> None:
+    record = {
+        "api": {"model": "my-self-hosted-model"},
+        "tokens": {"input_mean": 120.0, "output_mean": 4.0},
+        "throughput_eps": 2.0,
+    }
+    cost = arm_cost(record, {}, PricingConfig(), 1000)
+    assert cost["per_1k_requests_usd"] is None and cost["monthly_usd"] is None
+    assert "pricing.api" in cost["basis"]["per_request"]["note"]
+    priced = PricingConfig(
+        api={"my-self-hosted-model": ApiPrice(input_usd_per_mtok=1.0, output_usd_per_mtok=0.0)}
+    )
+    cost = arm_cost(record, {}, priced, 1000)
+    assert cost["per_1k_requests_usd"] == pytest.approx(1000 * 120 * 1.0 / 1e6)

@@ -201,6 +201,34 @@ def report(run_dir: Path, suite_path: Path | None, debug: bool) -> None:
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--arm", required=True, help="The tuned arm to export (a lora arm).")
+@click.option(
+    "--dtype",
+    type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+    default="auto",
+    show_default=True,
+    help="Weights' dtype in the folder (auto: the run's model dtype setting).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def export(run_dir: Path, out_dir: Path, arm: str, dtype: str, debug: bool) -> None:
+    """Write ARM of RUN_DIR as a Hugging Face model folder OUT_DIR (LoRA merged into the base
+    weights, tokenizer, chat template), ready for `transformers serve OUT_DIR`, vLLM or
+    from_pretrained."""
+    from tunevsprompt.export import export_arm
+
+    def action() -> None:
+        record = export_arm(run_dir, arm, out_dir, dtype)
+        click.echo(
+            f"{out_dir}: {arm} merged into {record['base_model']['id']} ({record['dtype']}); "
+            f"serve it with: transformers serve {out_dir} --port 8000"
+        )
+
+    _run_guarded(debug, action)
+
+
+@main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--arm", help="The arm the bars apply to (default: the gates' arm, else the recommended one)."

@@ -185,7 +185,11 @@ def run_compare(
             outcomes[config.name] = _run_or_reuse_arm(job, options, arm_ctx, run_dir)
     finally:
         cache.close()
-    manifest.update(_model_manifest(holder.get("g")), finished_at=now_iso())
+    manifest.update(
+        _model_manifest(holder.get("g")),
+        model_spec=suite.model.model_dump(mode="json"),
+        finished_at=now_iso(),
+    )
     samples = [row for o in outcomes.values() for row in o.samples]
     results = decide(
         _assemble(loaded, data, manifest, outcomes, run_dir), samples, Policy.from_suite(suite)
@@ -224,6 +228,10 @@ def _part_key(
             },
             "task": suite.task.model_dump(mode="json"),
             "model": suite.model.model_dump(mode="json"),
+            # A hosted arm's answers depend on the suite's endpoint defaults too.
+            "endpoint": suite.openai.model_dump(mode="json")
+            if suite.openai and getattr(config, "backend", "local") == "openai"
+            else None,
             "sampling": suite.sampling.model_dump(mode="json"),
             "metrics": suite.metrics.model_dump(mode="json"),
             "latency": suite.latency.model_dump(mode="json"),
@@ -258,6 +266,12 @@ def _run_or_reuse_arm(
     outcome = _run_arm(job, ctx)
     if outcome.record.get("errors"):
         # Failed requests are retried by the next run: the arm is not finished.
+        kinds = (outcome.record.get("api") or {}).get("error_kinds") or {}
+        observer.message(
+            f"WARNING: arm {config.name}: {outcome.record['errors']} of {outcome.record['n']} "
+            f"requests failed ({', '.join(f'{k} x{n}' for k, n in kinds.items()) or 'errors'}); "
+            "they count as wrong answers. Rerun with the same --out to ask them again."
+        )
         observer.arm_finished(config.name, outcome.record, reused=False)
         return outcome
     write_json_atomic(

@@ -56,6 +56,11 @@ _INFERENCE_KEYS = {
     "integrity_min_changed",
     "measure_unmerged_latency",
     "merge",
+    # A tuning arm always runs locally (rejected otherwise): these keys never change weights.
+    "backend",
+    "model",
+    "base_url",
+    "api_key_env",
 }
 """Config keys that do not change the trained weights (so not part of the training key)."""
 
@@ -64,6 +69,18 @@ class TuningConfig(PromptingConfig, LearnsFromExamples):
     """Keys shared by the tuning arms."""
 
     changes_weights: ClassVar[bool] = True
+
+    def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
+        problems = super().problems_for_task(task_type)
+        if self.backend != "local":
+            problems.append(
+                (
+                    "backend",
+                    "a tuning arm trains the suite's model here; it cannot run on an endpoint "
+                    "(serve the result with `tvp export`, then compare it as backend: openai)",
+                )
+            )
+        return problems
 
     show_labels: bool = Field(
         False,

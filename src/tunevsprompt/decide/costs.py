@@ -11,6 +11,7 @@ from typing import Any
 
 from tunevsprompt.decide.config import PricingConfig
 from tunevsprompt.decide.prices import api_token_price, device_hourly_usd
+from tunevsprompt.errors import RunError
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -58,11 +59,24 @@ def _per_request(
     api = record.get("api")
     tokens = record.get("tokens") or {}
     if api:
-        price = api_token_price(pricing, str(api["model"]), api.get("provider"))
         tokens_in, tokens_out = (
             float(tokens.get("input_mean") or 0),
             float(tokens.get("output_mean") or 0),
         )
+        try:
+            price = api_token_price(pricing, str(api["model"]), api.get("provider"))
+        except RunError as exc:
+            # A self-hosted or unlisted model: the cost is unknown (never read as cheaper),
+            # and the basis says how to give it a price.
+            return {
+                "kind": "api-tokens",
+                "model": api["model"],
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "price_source": None,
+                "note": str(exc),
+                "usd": None,
+            }
         usd = (
             tokens_in * price.price.input_usd_per_mtok
             + tokens_out * price.price.output_usd_per_mtok

@@ -192,6 +192,7 @@ class HostedGenerator:
         usage = getattr(response, "usage", None)
         prompt_tokens = getattr(usage, "prompt_tokens", None)
         completion_tokens = getattr(usage, "completion_tokens", None)
+        text = text.strip()  # as local generation returns it
         if isinstance(prompt_tokens, int) and isinstance(completion_tokens, int):
             return Generation(text, prompt_tokens, completion_tokens), False
         return Generation(text, self.prompt_tokens(prompt), estimate_tokens(text)), True
