@@ -22,16 +22,18 @@ CHARS_PER_TOKEN = 4
 """Token estimate for hosted models, whose tokenizer is not here: used only to budget RAG
 context. Billed and reported token counts come from the API's `usage`."""
 
-_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_SLOTS: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _SLOTS_LOCK = threading.Lock()
 
 
 def endpoint_slots(base_url: str, concurrency: int) -> threading.BoundedSemaphore:
-    """One concurrency limit per base_url, shared by every arm that calls it."""
+    """One concurrency limit per base_url, shared by every arm that calls it (the limit
+    comes from the suite's `openai:` block, so arms on one endpoint share one value)."""
     with _SLOTS_LOCK:
-        if base_url not in _SLOTS:
-            _SLOTS[base_url] = threading.BoundedSemaphore(concurrency)
-        return _SLOTS[base_url]
+        key = (base_url, concurrency)
+        if key not in _SLOTS:
+            _SLOTS[key] = threading.BoundedSemaphore(concurrency)
+        return _SLOTS[key]
 
 
 class RequestLog:
@@ -46,7 +48,8 @@ class RequestLog:
         self.statuses: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
         self.usage_missing = 0
-        self.wall_s = 0.0
+        self.seconds: list[float] = []
+        """Wall time of each call, retries included."""
 
     def on_request(self, _request: Any) -> None:
         with self._lock:
@@ -59,7 +62,7 @@ class RequestLog:
     def add(self, error: str | None, usage_missing: bool, seconds: float) -> None:
         with self._lock:
             self.requests += 1
-            self.wall_s += seconds
+            self.seconds.append(seconds)
             if error is not None:
                 self.errors[error.split(":", 1)[0]] += 1
             self.usage_missing += int(usage_missing)
