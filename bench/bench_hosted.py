@@ -102,6 +102,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def __enter__(self) -> Server:
+        print("starting", " ".join(self.args), flush=True)
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(self.args, stdout=sink, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
@@ -154,6 +155,7 @@ def bench_local(
         # Each request waits for its whole batch.
         per_batch = seconds / max(1, -(-len(batch) // size))
         rows.append(row(f"local {gen.device} batch", size, seconds, outputs, [per_batch]))
+        print(json.dumps(rows[-1]), flush=True)
     del gen
     release(device)
     return rows
@@ -177,6 +179,7 @@ def bench_hosted(
         outputs = hosted.generate(batch, settings)
         seconds = time.perf_counter() - began
         rows.append(row(label, level, seconds, outputs, list(hosted.log.seconds)))
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
