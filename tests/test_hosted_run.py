@@ -122,6 +122,11 @@ def test_hosted_arms_record_errors_resume_and_never_leak_the_key(
         assert len(failed) == 4 and all(r["parse"] == "error" for r in failed)
         assert all(r["prediction"] is None and r["correct"] is False for r in failed)
         assert not (out / "parts" / "api-zero-shot.json").exists(), "a failed arm was kept"
+        report = (out / "report.md").read_text()
+        assert "Hosted endpoints" in report and "http_500 ×2" in report
+        assert 'id="hosted-table"' in (out / "report.html").read_text()
+        assert "openai" in (out / "summary.csv").read_text()
+        assert "2 of 6 requests failed (http_500 x2)" in first.output
 
         # Resume: only the failed examples are asked again.
         script.failing = False

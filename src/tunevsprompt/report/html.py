@@ -36,6 +36,7 @@ def render_html(
         arms=arms,
         colours=view.arm_colours(results),
         summary=view.arm_summary(results),
+        hosted=view.hosted_rows(results),
         decision_volume=view.decision_volume(results),
         comparisons=view.comparisons(results),
         break_even=view.break_even(results),

@@ -248,3 +248,28 @@ FILTERS = {
     "interval": interval,
     "text": text,
 }
+
+
+def hosted_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Arms on hosted endpoints, with what their requests met."""
+    rows = []
+    for name, record in (results.get("arms") or {}).items():
+        api = (record or {}).get("api")
+        if not api:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "model": api.get("model"),
+                "base_url": api.get("base_url"),
+                "requests": api.get("requests"),
+                "retries": api.get("retries"),
+                "rate_limited": api.get("rate_limited"),
+                "errors": record.get("errors"),
+                "error_rate": record.get("error_rate"),
+                "error_kinds": ", ".join(
+                    f"{k} ×{n}" for k, n in (api.get("error_kinds") or {}).items()
+                ),
+            }
+        )
+    return rows
