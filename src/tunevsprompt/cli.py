@@ -134,6 +134,17 @@ def schema() -> None:
 @click.option(
     "--no-gate", is_flag=True, help="Do not apply the suite's gates (exit 0 even when one fails)."
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: the arms one after another here; ray: one Ray task per arm.",
+)
+@click.option(
+    "--ray-address",
+    help="Ray cluster to join (e.g. auto, or ray://head:10001); default: start a local one.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def compare(
     suite: Path,
@@ -145,6 +156,8 @@ def compare(
     no_cache: bool,
     cache_dir: Path | None,
     no_gate: bool,
+    executor: str,
+    ray_address: str | None,
     debug: bool,
 ) -> None:
     """Run the arms of SUITE, write results.json, samples.jsonl and the reports, then apply
@@ -153,6 +166,8 @@ def compare(
     from tunevsprompt.runner import RunOptions, run_compare
     from tunevsprompt.suite_loader import load_suite
 
+    if ray_address and executor != "ray":
+        raise click.UsageError("--ray-address needs --executor ray")
     observer = ConsoleObserver()
 
     def action() -> None:
@@ -160,8 +175,13 @@ def compare(
         if arms and not no_gate:
             loaded.require_gated_arms(arms)
         options = RunOptions(arms, limit, train_limit, out, device, not no_cache, cache_dir)
+        chosen = None
+        if executor == "ray":
+            from tunevsprompt.ray_executor import RayExecutor
+
+            chosen = RayExecutor(address=ray_address)
         try:
-            run_dir = run_compare(loaded, options, observer)
+            run_dir = run_compare(loaded, options, observer, executor=chosen)
         finally:
             observer.close()
         results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))

@@ -113,14 +113,48 @@ class ArmOutcome:
     """Per-item forgetting-probe rows, base and tuned model side by side."""
 
 
+@dataclass
+class ArmsRun:
+    """What every arm of one run shares, handed to whichever executor runs the arms."""
+
+    loaded: LoadedSuite
+    options: RunOptions
+    data: TaskData
+    run_dir: Path
+
+
+class Executor(Protocol):
+    """Runs the arms of a run and returns their outcomes (in the suite's order) and the
+    manifest of the base model they loaded, if any."""
+
+    def run(
+        self, run: ArmsRun, observer: RunObserver
+    ) -> tuple[dict[str, ArmOutcome], dict[str, Any]]: ...
+
+
+@dataclass
+class LocalExecutor:
+    """The arms one after another in this process (the default)."""
+
+    generator_loader: GeneratorLoader = load_default_generator
+    trainable_loader: TrainableLoader = load_hf_generator
+
+    def run(
+        self, run: ArmsRun, observer: RunObserver
+    ) -> tuple[dict[str, ArmOutcome], dict[str, Any]]:
+        names = [a.name for a in run.loaded.arms]
+        return run_arms(run, names, observer, self.generator_loader, self.trainable_loader)
+
+
 def run_compare(
     loaded: LoadedSuite,
     options: RunOptions,
     observer: RunObserver,
     generator_loader: GeneratorLoader = load_default_generator,
     trainable_loader: TrainableLoader = load_hf_generator,
+    executor: Executor | None = None,
 ) -> Path:
-    """Run every selected arm and write results.json, samples.jsonl and report.md."""
+    """Run every selected arm and write results.json, samples.jsonl and the reports."""
     if options.arms:
         loaded = loaded.select_arms(options.arms)
     suite = loaded.suite
@@ -141,6 +175,37 @@ def run_compare(
             "use_cache": options.use_cache,
         },
     )
+    chosen = executor or LocalExecutor(generator_loader, trainable_loader)
+    outcomes, model = chosen.run(ArmsRun(loaded, options, data, run_dir), observer)
+    manifest.update(
+        model,
+        model_spec=suite.model.model_dump(mode="json"),
+        finished_at=now_iso(),
+    )
+    samples = [row for o in outcomes.values() for row in o.samples]
+    results = decide(
+        _assemble(loaded, data, manifest, outcomes, run_dir), samples, Policy.from_suite(suite)
+    )
+    write_json_atomic(run_dir / "results.json", results)
+    write_jsonl_atomic(run_dir / "samples.jsonl", samples)
+    write_jsonl_atomic(
+        run_dir / FORGETTING_SAMPLES, (row for o in outcomes.values() for row in o.probe_samples)
+    )
+    write_reports(run_dir, results, samples)
+    return run_dir
+
+
+def run_arms(
+    run: ArmsRun,
+    names: Sequence[str],
+    observer: RunObserver,
+    generator_loader: GeneratorLoader = load_default_generator,
+    trainable_loader: TrainableLoader = load_hf_generator,
+) -> tuple[dict[str, ArmOutcome], dict[str, Any]]:
+    """Run (or reuse from the run folder) the named arms here, one after another, sharing one
+    prediction cache and one lazily loaded base model."""
+    loaded, options, data, run_dir = run.loaded, run.options, run.data, run.run_dir
+    suite = loaded.suite
     cache = PredictionCache(prediction_cache_path(options), read=options.use_cache)
     session = CacheSession(cache)
     holder: dict[str, CachingGenerator] = {}
@@ -180,27 +245,14 @@ def run_compare(
     meter = ForgettingMeter(loaded, ctx, observer.message)
     try:
         for config in loaded.arms:
+            if config.name not in names:
+                continue
             arm_ctx = replace(ctx, config_error=_config_error(loaded, config.name))
             job = ArmJob(loaded, config, data, session, observer, meter)
             outcomes[config.name] = _run_or_reuse_arm(job, options, arm_ctx, run_dir)
     finally:
         cache.close()
-    manifest.update(
-        _model_manifest(holder.get("g")),
-        model_spec=suite.model.model_dump(mode="json"),
-        finished_at=now_iso(),
-    )
-    samples = [row for o in outcomes.values() for row in o.samples]
-    results = decide(
-        _assemble(loaded, data, manifest, outcomes, run_dir), samples, Policy.from_suite(suite)
-    )
-    write_json_atomic(run_dir / "results.json", results)
-    write_jsonl_atomic(run_dir / "samples.jsonl", samples)
-    write_jsonl_atomic(
-        run_dir / FORGETTING_SAMPLES, (row for o in outcomes.values() for row in o.probe_samples)
-    )
-    write_reports(run_dir, results, samples)
-    return run_dir
+    return outcomes, _model_manifest(holder.get("g"))
 
 
 def _config_error(

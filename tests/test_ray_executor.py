@@ -1,0 +1,130 @@
+"""`--executor ray` on a local Ray instance: the same results as the local executor for
+deterministic arms, a unit whose worker dies is retried, and a rerun reuses finished units."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SilentObserver
+from tunevsprompt.ray_executor import RayExecutor, Unit, run_unit
+from tunevsprompt.runner import RunOptions, run_compare
+from tunevsprompt.suite_loader import load_suite
+
+ray = pytest.importorskip("ray")
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    # Workers import this module to run the crashing unit below: ship it by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        # Short: Ray's socket paths must stay under the 107-byte limit.
+        _temp_dir=tempfile.mkdtemp(prefix="tvp-ray-", dir="/tmp"),
+    )
+    yield
+    ray.shutdown()
+
+
+def _figures(run: Path) -> dict[str, Any]:
+    results = json.loads((run / "results.json").read_text())
+    rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    return {
+        "quality": {n: a["quality"] for n, a in results["arms"].items()},
+        "metrics": {n: a["metrics"] for n, a in results["arms"].items()},
+        "predictions": sorted((r["arm"], r["id"], r["prediction"]) for r in rows),
+        "comparisons": [(c["arms"], c["difference"], c["p_value"]) for c in results["comparisons"]],
+        # Not the costs or the recommendation: they rest on measured speed, which two workers
+        # sharing two cores change.
+    }
+
+
+def test_ray_gives_the_local_executors_figures_and_reuses_finished_units(
+    local_ray: None, five_intent_dir: Path, tmp_path: Path
+) -> None:
+    loaded = load_suite(five_intent_dir / "suite-nolatency.yaml")
+    cache = tmp_path / "cache"
+    local = run_compare(
+        loaded, RunOptions(out=tmp_path / "local", cache_dir=cache, limit=10), SilentObserver()
+    )
+    # Another cache, so the Ray workers compute every answer themselves.
+    options = RunOptions(out=tmp_path / "ray", cache_dir=tmp_path / "ray-cache", limit=10)
+    remote = run_compare(loaded, options, SilentObserver(), executor=RayExecutor())
+    assert _figures(remote) == _figures(local)
+    results = json.loads((remote / "results.json").read_text())
+    assert results["manifest"]["model"]["id"] == loaded.suite.model.id
+    assert {a["cache"]["computed"] for a in results["arms"].values()} == {10}
+    assert sorted(p.name for p in (remote / "parts").iterdir()) == [
+        "few-shot.json",
+        "zero-shot.json",
+    ]
+
+    seen: list[bool] = []
+
+    class Recorder(SilentObserver):
+        def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
+            seen.append(reused)
+
+    run_compare(loaded, options, Recorder(), executor=RayExecutor())
+    assert seen == [True, True]
+
+
+def crash_once(unit: Unit) -> dict[str, Any]:
+    """The first attempt's worker process dies (as on a lost node); the retry runs the unit."""
+    marker = unit.run_dir.parent / f"crashed-{unit.arm}"
+    if not marker.exists():
+        marker.write_text("x")
+        os._exit(1)
+    return run_unit(unit)
+
+
+def test_a_unit_whose_worker_dies_is_retried_and_the_run_completes(
+    local_ray: None, five_intent_dir: Path, tmp_path: Path
+) -> None:
+    loaded = load_suite(five_intent_dir / "suite-nolatency.yaml").select_arms(["zero-shot"])
+    options = RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache", limit=6)
+    run = run_compare(loaded, options, SilentObserver(), executor=RayExecutor(unit=crash_once))
+    assert (tmp_path / "crashed-zero-shot").exists()
+    results = json.loads((run / "results.json").read_text())
+    assert results["arms"]["zero-shot"]["n"] == 6
+    failing = RayExecutor(unit=crash_once, max_retries=0)
+    (tmp_path / "again").mkdir()
+    with pytest.raises(Exception, match="zero-shot"):
+        run_compare(
+            loaded,
+            RunOptions(out=tmp_path / "again" / "run", cache_dir=tmp_path / "cache", limit=6),
+            SilentObserver(),
+            executor=failing,
+        )
+
+
+def test_the_cli_runs_ray_and_refuses_an_address_without_it(
+    local_ray: None, five_intent_dir: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from tunevsprompt.cli import main
+
+    suite = str(five_intent_dir / "suite-nolatency.yaml")
+    wrong = CliRunner().invoke(main, ["compare", suite, "--ray-address", "auto"])
+    assert wrong.exit_code == 2 and "--executor ray" in wrong.output
+    args = ["compare", suite, "--arms", "zero-shot", "--limit", "4", "--executor", "ray"]
+    args += ["--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "ray: 1 units (one per arm)" in result.output
+    assert (
+        json.loads((tmp_path / "run" / "results.json").read_text())["arms"]["zero-shot"]["n"] == 4
+    )
