@@ -19,22 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tunevsprompt.ray_executor import RayExecutor
-from tunevsprompt.runner import RunOptions, run_compare
+from tunevsprompt.runner import RunOptions, SilentObserver, run_compare
 from tunevsprompt.suite_loader import load_suite
-
-
-class Quiet:
-    def arm_started(self, name: str, total: int) -> None:
-        pass
-
-    def advanced(self, count: int) -> None:
-        pass
-
-    def arm_finished(self, name: str, record: dict[str, object], reused: bool) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
 
 
 def main() -> None:
@@ -56,14 +42,14 @@ def main() -> None:
         )
 
     began = time.perf_counter()
-    run_compare(loaded, options("local"), Quiet())
+    run_compare(loaded, options("local"), SilentObserver())
     local_s = time.perf_counter() - began
 
     began = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     start_s = time.perf_counter() - began
     began = time.perf_counter()
-    run_compare(loaded, options("ray"), Quiet(), executor=RayExecutor())
+    run_compare(loaded, options("ray"), SilentObserver(), executor=RayExecutor())
     ray_s = time.perf_counter() - began
     ray.shutdown()
 

@@ -7,7 +7,7 @@ import os
 import random
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -78,20 +78,9 @@ arms:
 """The start of an ``arms:`` list with the ranking zero-shot baseline."""
 
 
-class SilentObserver:
-    """A RunObserver that shows nothing."""
+from tunevsprompt.runner import SilentObserver  # noqa: E402 (after the offline env vars)
 
-    def arm_started(self, name: str, total: int) -> None:
-        pass
-
-    def advanced(self, count: int) -> None:
-        pass
-
-    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
+__all__ = ["SilentObserver"]
 
 
 SUITE_TEMPLATE = (

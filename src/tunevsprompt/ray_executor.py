@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from tunevsprompt.errors import RunError
-from tunevsprompt.runner import ArmOutcome, ArmsRun, RunObserver, RunOptions, run_arms
+from tunevsprompt.runner import (
+    ArmOutcome,
+    ArmsRun,
+    RunObserver,
+    RunOptions,
+    SilentObserver,
+    run_arms,
+)
 
 
 @dataclass(frozen=True)
@@ -27,17 +34,11 @@ class Unit:
 
 
 @dataclass
-class UnitLog:
+class UnitLog(SilentObserver):
     """A worker's observer: keeps what the driver shows when the unit comes back."""
 
     messages: list[str] = field(default_factory=list)
     reused: bool = False
-
-    def arm_started(self, name: str, total: int) -> None:
-        pass
-
-    def advanced(self, count: int) -> None:
-        pass
 
     def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
         self.reused = reused

@@ -53,6 +53,22 @@ class RunObserver(Protocol):
     def message(self, text: str) -> None: ...
 
 
+class SilentObserver:
+    """A RunObserver that shows nothing (scripts, benchmarks, tests)."""
+
+    def arm_started(self, name: str, total: int) -> None:
+        pass
+
+    def advanced(self, count: int) -> None:
+        pass
+
+    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
 @dataclass
 class RunOptions:
     """What the CLI (or a script) can change about a run without editing the suite."""
