@@ -6,7 +6,6 @@ folder, the suite's folder and the cache folder must be on storage every node sh
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -57,14 +56,12 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     options = replace(unit.options, arms=[unit.arm], out=unit.run_dir)
     data = load_task_data(loaded, options.limit, options.train_limit)
     log = UnitLog()
-    began = time.perf_counter()
     outcomes, model = run_arms(ArmsRun(loaded, options, data, unit.run_dir), [unit.arm], log)
     return {
         "outcome": asdict(outcomes[unit.arm]),
         "model": model,
         "reused": log.reused,
         "messages": log.messages,
-        "wall_s": time.perf_counter() - began,
     }
 
 
@@ -91,14 +88,15 @@ class RayExecutor:
             ray.init(address=self.address, log_to_driver=False, **self.init_options)
         gpus = float(ray.cluster_resources().get("GPU", 0))
         nodes = len([n for n in ray.nodes() if n.get("Alive")])
-        options = replace(run.options, out=run.run_dir.resolve())
+        remote = ray.remote(self.unit)
+        run_dir = run.run_dir.resolve()
         pending: dict[Any, str] = {}
         for config in run.loaded.arms:
             gpu = 1 if gpus >= 1 and _needs_gpu(config.type) else 0
-            task = ray.remote(self.unit).options(
+            task = remote.options(
                 num_cpus=1, num_gpus=gpu, max_retries=self.max_retries, retry_exceptions=False
             )
-            unit = Unit(run.loaded.path, options, run.run_dir.resolve(), config.name)
+            unit = Unit(run.loaded.path, run.options, run_dir, config.name)
             pending[task.remote(unit)] = config.name
         observer.message(
             f"ray: {len(pending)} units (one per arm) on {nodes} node(s), {gpus:g} GPU(s)"

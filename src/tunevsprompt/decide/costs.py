@@ -63,29 +63,24 @@ def _per_request(
             float(tokens.get("input_mean") or 0),
             float(tokens.get("output_mean") or 0),
         )
+        basis = {
+            "kind": "api-tokens",
+            "model": api["model"],
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+        }
         try:
             price = api_token_price(pricing, str(api["model"]), api.get("provider"))
         except RunError as exc:
             # A self-hosted or unlisted model: the cost is unknown (never read as cheaper),
             # and the basis says how to give it a price.
-            return {
-                "kind": "api-tokens",
-                "model": api["model"],
-                "input_tokens": tokens_in,
-                "output_tokens": tokens_out,
-                "price_source": None,
-                "note": str(exc),
-                "usd": None,
-            }
+            return {**basis, "price_source": None, "note": str(exc), "usd": None}
         usd = (
             tokens_in * price.price.input_usd_per_mtok
             + tokens_out * price.price.output_usd_per_mtok
         ) / 1e6
         return {
-            "kind": "api-tokens",
-            "model": api["model"],
-            "input_tokens": tokens_in,
-            "output_tokens": tokens_out,
+            **basis,
             "input_usd_per_mtok": price.price.input_usd_per_mtok,
             "output_usd_per_mtok": price.price.output_usd_per_mtok,
             "price_source": price.source,
