@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tunevsprompt.ray_executor import RayExecutor
+from tunevsprompt.execution.ray_cluster import RayExecutor
 from tunevsprompt.runner import RunOptions, SilentObserver, run_compare
 from tunevsprompt.suite_loader import load_suite
 

@@ -28,11 +28,14 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
 
-    def arm_started(self, name: str, total: int) -> None:
-        self.events.append(("started", name))
+    def unit_started(self, unit: str, total: int) -> None:
+        self.events.append(("started", unit))
 
-    def advanced(self, count: int) -> None:
+    def advanced(self, unit: str, count: int) -> None:
         self.events.append(("advanced", count))
+
+    def unit_finished(self, unit: str, reused: bool) -> None:
+        self.events.append(("unit finished", (unit, reused)))
 
     def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
         self.events.append(("finished", (name, reused)))

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from conftest import SilentObserver
-from tunevsprompt.ray_executor import RayExecutor, Unit, run_unit
+from tunevsprompt.execution.ray_cluster import RayExecutor, UnitTask, run_unit
+from tunevsprompt.execution.units import UnitResult
 from tunevsprompt.runner import RunOptions, run_compare
 from tunevsprompt.suite_loader import load_suite
 
@@ -81,13 +82,13 @@ def test_ray_gives_the_local_executors_figures_and_reuses_finished_units(
     assert seen == [True, True]
 
 
-def crash_once(unit: Unit) -> dict[str, Any]:
+def crash_once(task: UnitTask, events: Any) -> UnitResult:
     """The first attempt's worker process dies (as on a lost node); the retry runs the unit."""
-    marker = unit.run_dir.parent / f"crashed-{unit.arm}"
+    marker = task.run_dir.parent / f"crashed-{task.unit.label}"
     if not marker.exists():
         marker.write_text("x")
         os._exit(1)
-    return run_unit(unit)
+    return run_unit(task, events)
 
 
 def test_a_unit_whose_worker_dies_is_retried_and_the_run_completes(
@@ -124,7 +125,96 @@ def test_the_cli_runs_ray_and_refuses_an_address_without_it(
     args += ["--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "ray: 1 units (one per arm)" in result.output
+    assert "ray: 1 units on 1 node(s)" in result.output
     assert (
         json.loads((tmp_path / "run" / "results.json").read_text())["arms"]["zero-shot"]["n"] == 4
     )
+
+
+class Units(SilentObserver):
+    """Keeps the unit events the driver relays from the workers."""
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+        self.advanced_by: dict[str, int] = {}
+        self.finished: dict[str, bool] = {}
+
+    def unit_started(self, unit: str, total: int) -> None:
+        self.started.add(unit)
+
+    def advanced(self, unit: str, count: int) -> None:
+        self.advanced_by[unit] = self.advanced_by.get(unit, 0) + count
+
+    def unit_finished(self, unit: str, reused: bool) -> None:
+        self.finished[unit] = reused
+
+
+CURVES = """\
+  - name: few-shot
+    type: few-shot
+    k: 5
+    decide: rank
+    seeds: [0, 1]
+    train_sizes: [5, all]
+"""
+
+
+def test_each_seed_and_curve_size_is_its_own_unit_and_a_rerun_redoes_only_a_lost_one(
+    local_ray: None, five_intent_dir: Path, tmp_path: Path
+) -> None:
+    from conftest import write_suite
+
+    loaded = write_suite(five_intent_dir, "ray-curves", CURVES).select_arms(["few-shot"])
+    local = run_compare(
+        loaded,
+        RunOptions(out=tmp_path / "local", cache_dir=tmp_path / "c1", limit=6, train_limit=20),
+        SilentObserver(),
+    )
+    options = RunOptions(out=tmp_path / "ray", cache_dir=tmp_path / "c2", limit=6, train_limit=20)
+    units = Units()
+    remote = run_compare(loaded, options, units, executor=RayExecutor())
+    labels = {"few-shot", "few-shot@seed1", "few-shot@n5"}
+    assert units.finished == dict.fromkeys(labels, False)
+    # Progress came from the workers, per unit.
+    assert units.started == labels and units.advanced_by == dict.fromkeys(labels, 6)
+    assert sorted(p.name for p in (remote / "parts").iterdir()) == sorted(
+        f"{label}.json" for label in labels
+    )
+
+    def curves(run: Path) -> dict[str, Any]:
+        arm = json.loads((run / "results.json").read_text())["arms"]["few-shot"]
+        return {"seeds": arm["seeds"], "curve": arm["learning_curve"], "quality": arm["quality"]}
+
+    assert curves(remote) == curves(local)
+    assert [p["train_size"] for p in curves(remote)["curve"]] == [5, 20]
+
+    (remote / "parts" / "few-shot@seed1.json").unlink()
+    again = Units()
+    run_compare(loaded, options, again, executor=RayExecutor())
+    assert again.finished == {"few-shot": True, "few-shot@n5": True, "few-shot@seed1": False}
+    assert curves(remote) == curves(local)
+
+
+def test_a_sweep_runs_its_trials_as_parallel_units_then_the_winner(
+    local_ray: None, five_intent_dir: Path, tmp_path: Path
+) -> None:
+    from conftest import write_suite
+    from test_sweep_e2e import SWEPT_LORA
+
+    loaded = write_suite(
+        five_intent_dir, "ray-sweep", SWEPT_LORA.format(values="[0.0, 0.005]")
+    ).select_arms(["lora"])
+    options = RunOptions(
+        out=tmp_path / "run", device="cpu", cache_dir=tmp_path / "cache", limit=5, train_limit=40
+    )
+    units = Units()
+    run = run_compare(loaded, options, units, executor=RayExecutor())
+    assert units.finished == {"lora@trial0": False, "lora@trial1": False, "lora": False}
+    lora = json.loads((run / "results.json").read_text())["arms"]["lora"]
+    trials = lora["sweep"]["trials"]
+    best = lora["sweep"]["best_trial"]
+    assert trials[best]["dev"]["value"] == max(t["dev"]["value"] for t in trials)
+    assert lora["config"]["learning_rate"] == trials[best]["params"]["learning_rate"]
+    # The headline unit (another worker) reused the winning trial's adapter from the cache.
+    assert lora["training"]["reused"] is True
+    assert lora["adapter"]["sha256"] == trials[best]["adapter"]["sha256"]

@@ -232,3 +232,35 @@ def test_renderers_survive_an_old_run_folder(
     bare = {"suite": "x", "run_id": "r", "arms": {"a": {"quality": {"value": 0.5}}}}
     assert "a" in render_html(bare, [], render_charts(bare))
     assert render_charts({"arms": {}}) == {}
+
+
+def test_a_sweep_lists_every_trial_and_marks_the_chosen_one(
+    results: dict[str, Any], samples: list[dict[str, Any]]
+) -> None:
+    swept = copy.deepcopy(results)
+    trials = [
+        {
+            "trial": i,
+            "params": {"learning_rate": lr, "r": 8},
+            "dev": {"metric": "accuracy", "value": dev, "ci95": [dev - 0.1, dev + 0.1]},
+            "dev_examples": 77,
+            "training": {"steps": 38, "wall_s": 61.25},
+        }
+        for i, (lr, dev) in enumerate([(0.0001, 0.2), (0.001, 0.45)])
+    ]
+    swept["arms"]["lora"]["sweep"] = {"trials": trials, "best_trial": 1}
+    text = render_markdown(swept)
+    assert "\n## Hyperparameter sweeps\n" in text
+    assert (
+        "| lora | 0 | learning_rate=0.0001, r=8 | 0.200 [0.100, 0.300] | 77 | 38 | 61.2 |  |"
+        in text
+    )
+    assert (
+        "| lora | 1 | learning_rate=0.001, r=8 | 0.450 [0.350, 0.550] | 77 | 38 | 61.2 | yes |"
+        in text
+    )
+    page = render_html(swept, samples, {})
+    table = page[page.index('<table id="sweep-table">') :].split("</table>")[0]
+    assert table.count("<tr") == 3 and table.count('class="recommended"') == 1
+    assert "Hyperparameter sweeps" not in render_markdown(results)
+    assert 'id="sweeps"' not in render_html(results, samples, {})

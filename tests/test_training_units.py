@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from tunevsprompt.arms.lora import LoraArmConfig
 from tunevsprompt.arms.prompting import FewShotConfig
 from tunevsprompt.arms.soft_prompt import SoftPromptConfig
+from tunevsprompt.execution.units import curve_sizes
 from tunevsprompt.integrity import LOGPROB_TOLERANCE, integrity_record, output_changed
-from tunevsprompt.runner import _curve_sizes
 from tunevsprompt.training import loop
 from tunevsprompt.training.batches import (
     IGNORE,
@@ -714,10 +714,10 @@ def test_integrity_record_empty_and_mismatched() -> None:
         ([200, 50], 100, [None, 50]),
     ],
 )
-def test_curve_sizes(
+def testcurve_sizes(
     sizes: list[int | str] | None, n_train: int, expected: list[int | None]
 ) -> None:
-    assert _curve_sizes(sizes, n_train) == expected
+    assert curve_sizes(sizes, n_train) == expected
 
 
 # --------------------------------------------------------------------------- configs

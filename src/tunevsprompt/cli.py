@@ -139,7 +139,8 @@ def schema() -> None:
     type=click.Choice(["local", "ray"]),
     default="local",
     show_default=True,
-    help="local: the arms one after another here; ray: one Ray task per arm.",
+    help="local: every unit here, one after another; ray: one Ray task per unit (an arm's "
+    "headline pass, each further seed, learning-curve size and sweep trial).",
 )
 @click.option(
     "--ray-address",
@@ -177,7 +178,7 @@ def compare(
         options = RunOptions(arms, limit, train_limit, out, device, not no_cache, cache_dir)
         chosen = None
         if executor == "ray":
-            from tunevsprompt.ray_executor import RayExecutor
+            from tunevsprompt.execution.ray_cluster import RayExecutor
 
             chosen = RayExecutor(address=ray_address)
         try:

@@ -33,43 +33,52 @@ class ConsoleObserver:
             stderr=True, highlight=False, markup=False, no_color=self.plain, width=width
         )
         self._progress: Progress | None = None
-        self._task: Any = None
-        self._name = ""
-        self._done = 0
-        self._total = 0
+        self._bars: dict[str, Any] = {}
+        self._counts: dict[str, list[int]] = {}
 
     def message(self, text: str) -> None:
         self.console.print(text)
 
-    def arm_started(self, name: str, total: int) -> None:
-        self._name, self._done, self._total = name, 0, total
+    def unit_started(self, unit: str, total: int) -> None:
+        """One bar per running unit (several at once on a cluster); restarts a retried one."""
+        self._counts[unit] = [0, total]
         if self.plain:
-            self.console.print(f"[{name}] started: {total} examples")
+            self.console.print(f"[{unit}] started: {total} examples")
             return
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(name, total=total)
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+        if unit in self._bars:
+            self._progress.reset(self._bars[unit], total=total)
+        else:
+            self._bars[unit] = self._progress.add_task(unit, total=total)
 
-    def advanced(self, count: int) -> None:
-        self._done += count
-        if self._progress is not None:
-            self._progress.advance(self._task, count)
-        elif self.plain and (
-            self._done == self._total or self._done % max(self._total // 10, 1) < count
-        ):
-            self.console.print(f"[{self._name}] {self._done}/{self._total}")
+    def advanced(self, unit: str, count: int) -> None:
+        counts = self._counts.setdefault(unit, [0, 0])
+        counts[0] += count
+        done, total = counts
+        if self._progress is not None and unit in self._bars:
+            self._progress.advance(self._bars[unit], count)
+        elif self.plain and (done == total or done % max(total // 10, 1) < count):
+            self.console.print(f"[{unit}] {done}/{total}")
 
-    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
-        if self._progress is not None:
+    def unit_finished(self, unit: str, reused: bool) -> None:
+        self._counts.pop(unit, None)
+        bar = self._bars.pop(unit, None)
+        if self._progress is not None and bar is not None:
+            self._progress.remove_task(bar)
+        if self._progress is not None and not self._bars:
             self._progress.stop()
             self._progress = None
+
+    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
         latency = record.get("latency_ms") or {}
         how = "reused from this run folder" if reused else "done"
         training = record.get("training")
@@ -96,6 +105,7 @@ class ConsoleObserver:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+            self._bars.clear()
 
 
 def _forgetting_text(forgetting: dict[str, Any] | None) -> str:

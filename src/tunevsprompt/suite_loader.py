@@ -283,10 +283,9 @@ def _validate_arms(
             problems.extend(_problems_from(exc, file, lines, config_model, loc))
             continue
         for key, message in config.problems_for_task(suite.task.type):
+            where: KeyPath = (*loc, *key.split("."))
             problems.append(
-                SuiteProblem(
-                    file, format_key_path((*loc, key)), message, _line_for(lines, (*loc, key))
-                )
+                SuiteProblem(file, format_key_path(where), message, _line_for(lines, where))
             )
         arms.append(config)
     if problems:

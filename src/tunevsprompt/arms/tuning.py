@@ -20,6 +20,7 @@ from pydantic import Field
 
 from tunevsprompt.arms.base import LearnsFromExamples, RunContext
 from tunevsprompt.arms.prompting import PromptingArm, PromptingConfig
+from tunevsprompt.arms.sweep import SweepConfig, sweep_problems
 from tunevsprompt.data import stratified_sample
 from tunevsprompt.errors import RunError
 from tunevsprompt.evaluate import score_predictions
@@ -52,6 +53,7 @@ _INFERENCE_KEYS = {
     "batch_size",
     "seeds",
     "train_sizes",
+    "sweep",
     "integrity_sample",
     "integrity_min_changed",
     "measure_unmerged_latency",
@@ -80,6 +82,8 @@ class TuningConfig(PromptingConfig, LearnsFromExamples):
                     "(serve the result with `tvp export`, then compare it as backend: openai)",
                 )
             )
+        if self.sweep is not None:
+            problems.extend(sweep_problems(self, self.sweep, _INFERENCE_KEYS))
         return problems
 
     show_labels: bool = Field(
@@ -122,6 +126,11 @@ class TuningConfig(PromptingConfig, LearnsFromExamples):
     )
     integrity_sample: int = Field(
         32, ge=1, description="Test examples on which the tuned arm is compared with the base."
+    )
+    sweep: SweepConfig | None = Field(
+        None,
+        description="Hyperparameter search: train one trial per setting (grid or random), "
+        "keep the one with the best primary metric on the dev sample, report all trials.",
     )
     integrity_min_changed: float = Field(
         0.2,
@@ -175,6 +184,8 @@ class TuningArm(PromptingArm):
         self.tuning = config
         self._tuned: Generator | None = None
         self._variants: dict[str, HFGenerator] = {}
+        self.dev_sample: list[Example] = []
+        """The dev examples the training was evaluated on (a sweep judges trials on them)."""
 
     # -- the two hooks a tuning method implements -------------------------------------
 
@@ -210,6 +221,7 @@ class TuningArm(PromptingArm):
         dev = stratified_sample(
             ctx.dev, None, self.tuning.dev_limit, ctx.seed, "tuning-dev", stratify
         )
+        self.dev_sample = list(dev)
         train_encoded, truncated = self._encode(base, train)
         dev_encoded, _ = self._encode(base, dev)
         key = self._training_key(base, train_encoded, dev_encoded, ctx)

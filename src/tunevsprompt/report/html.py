@@ -37,6 +37,7 @@ def render_html(
         colours=view.arm_colours(results),
         summary=view.arm_summary(results),
         hosted=view.hosted_rows(results),
+        sweeps=view.sweep_rows(results),
         decision_volume=view.decision_volume(results),
         comparisons=view.comparisons(results),
         break_even=view.break_even(results),

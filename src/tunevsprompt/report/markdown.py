@@ -46,6 +46,7 @@ def render_markdown(results: dict[str, Any], chart_files: Mapping[str, str] | No
         rec=view.recommendation(results),
         summary=summary,
         hosted=view.hosted_rows(results),
+        sweeps=view.sweep_rows(results),
         decision_volume=decision,
         comparisons=view.comparisons(results),
         break_even=view.break_even(results),

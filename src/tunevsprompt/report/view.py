@@ -273,3 +273,25 @@ def hosted_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def sweep_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every trial of every swept arm, the chosen one marked."""
+    rows = []
+    for name, record in mapping(results.get("arms")).items():
+        sweep = mapping(mapping(record).get("sweep"))
+        for trial in sweep.get("trials") or []:
+            training = mapping(trial.get("training"))
+            rows.append(
+                {
+                    "arm": name,
+                    "trial": trial.get("trial"),
+                    "params": ", ".join(f"{k}={v}" for k, v in (trial.get("params") or {}).items()),
+                    "dev": trial.get("dev"),
+                    "dev_examples": trial.get("dev_examples"),
+                    "steps": training.get("steps"),
+                    "wall_s": training.get("wall_s"),
+                    "chosen": trial.get("trial") == sweep.get("best_trial"),
+                }
+            )
+    return rows
