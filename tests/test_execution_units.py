@@ -10,7 +10,7 @@ import pytest
 
 from conftest import LORA, ZERO_SHOT_ARMS, write_suite
 from tunevsprompt.arms.sweep import SweepConfig, best_trial, trial_params
-from tunevsprompt.errors import SuiteError
+from tunevsprompt.errors import RunError, SuiteError
 from tunevsprompt.execution.units import Schedule, Unit, UnitResult
 
 
@@ -155,3 +155,30 @@ def test_ray_units_ask_for_a_gpu_to_train_a_share_to_generate_none_for_endpoints
     assert unit_gpus(configs["hosted"], 4, 1.0, 0.25) == 0.0
     assert unit_gpus(configs["lora"], 0, 1.0, 0.25) == 0.0
     assert unit_gpus(configs["lora"], 0.5, 1.0, 0.25) == 0.5
+
+
+def test_a_diverged_trial_is_never_chosen_and_all_diverged_is_an_error(
+    five_intent_dir: Path,
+) -> None:
+    loaded = write_suite(
+        five_intent_dir,
+        "diverging",
+        LORA.format(extra="    sweep:\n      params:\n        learning_rate: [0.001, 10.0]\n"),
+    ).select_arms(["lora"])
+
+    def trial(unit: Unit, dev: float | None) -> UnitResult:
+        quality = {"metric": "accuracy", "value": dev, "ci95": [0, 1]} if dev is not None else None
+        record = {"trial": unit.trial, "params": unit.params, "dev": quality}
+        return UnitResult(unit, record if dev is not None else {**record, "diverged": "nan"})
+
+    schedule = Schedule(list(loaded.arms), 0, 40)
+    low, high = schedule.take()
+    schedule.finish(trial(high, None))
+    schedule.finish(trial(low, 0.1))
+    assert [u.params for u in schedule.take()] == [{"learning_rate": 0.001}]
+
+    failing = Schedule(list(loaded.arms), 0, 40)
+    low, high = failing.take()
+    failing.finish(trial(low, None))
+    with pytest.raises(RunError, match="every trial of its sweep diverged"):
+        failing.finish(trial(high, None))

@@ -5,6 +5,7 @@ integrity check, learning-curve sizes and the tuning arms' config validation."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -751,3 +752,66 @@ def test_soft_prompt_defaults() -> None:
 def test_unknown_keys_are_rejected(model: type[LoraArmConfig]) -> None:
     with pytest.raises(ValidationError, match="extra"):
         model(name="x", learning_rat=0.1)  # type: ignore[call-arg]
+
+
+class DivergingToy(ToyTrainable):
+    """Its logits turn NaN from the ``after``-th training forward pass on (as bf16 blow-ups
+    do); dev passes stay finite until then too."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__(0)
+        self.after, self.calls = after, 0
+
+    def last_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: int
+    ) -> torch.Tensor:
+        logits = super().last_logits(input_ids, attention_mask, keep)
+        if self.training:
+            self.calls += 1
+        return logits * float("nan") if self.calls > self.after else logits
+
+
+def test_a_loss_that_goes_nan_stops_training_and_keeps_the_best_weights_before_it(
+    tmp_path: Path,
+) -> None:
+    config = settings(epochs=4.0)
+    per_epoch, _ = plan_steps(n_batches(TRAIN, 4), config)
+    toy = DivergingToy(after=per_epoch + 1)
+    observer = RecordingObserver(toy)
+    outcome = run_training(toy, TRAIN, DEV, config, PAD, tmp_path / "ckpt.pt", observer)
+    record = outcome.record
+    assert record["diverged_at_step"] == per_epoch + 2
+    assert record["steps"] == per_epoch + 1 and record["stopped_early"] is True
+    assert all(math.isfinite(p["loss"]) for p in record["loss_curve"])
+    assert outcome.state.best_step == per_epoch
+    for name, value in outcome.best_weights.items():
+        assert torch.equal(value, observer.weights_at[per_epoch][name])
+    json.dumps(record, allow_nan=False)  # results.json has no NaN
+
+
+def test_a_loss_that_is_nan_from_the_first_step_leaves_no_best_weights(tmp_path: Path) -> None:
+    toy = DivergingToy(after=0)
+    outcome = run_training(
+        toy, TRAIN, DEV, settings(epochs=1.0), PAD, tmp_path / "ckpt.pt", RecordingObserver(toy)
+    )
+    assert outcome.record["diverged_at_step"] == 1 and outcome.record["steps"] == 0
+    assert outcome.state.best_step is None and outcome.record["best_dev_metric"] is None
+
+
+class NanDevToy(ToyTrainable):
+    def last_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: int
+    ) -> torch.Tensor:
+        logits = super().last_logits(input_ids, attention_mask, keep)
+        return logits if self.training else logits * float("nan")
+
+
+def test_a_dev_loss_that_is_nan_is_never_the_best(tmp_path: Path) -> None:
+    toy = NanDevToy(0)
+    outcome = run_training(
+        toy, TRAIN, DEV, settings(epochs=2.0), PAD, tmp_path / "ckpt.pt", RecordingObserver(toy)
+    )
+    record = outcome.record
+    assert [p["dev_loss"] for p in record["dev_curve"]] == [None, None]
+    assert record["best_dev_metric"] is None and record["diverged_at_step"] is None
+    json.dumps(record, allow_nan=False)

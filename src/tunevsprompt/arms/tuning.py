@@ -344,6 +344,7 @@ class TuningArm(PromptingArm):
         )
         if self.tuning.gradient_checkpointing:
             base.model.gradient_checkpointing_disable()
+        self._check_divergence(outcome, ctx)
         self._keep_best(trainable, outcome)
         trainable_params, total_params = peft_model.get_nb_trainable_parameters()
         # Where and how it was trained stays with the adapter: a reused adapter reports it.
@@ -358,6 +359,25 @@ class TuningArm(PromptingArm):
         write_dir_atomic(final, lambda staging: _save_adapter(peft_model, staging, record))
         checkpoint.unlink(missing_ok=True)
         return peft_model, record
+
+    def _check_divergence(self, outcome: TrainingOutcome, ctx: RunContext) -> None:
+        """A loss that went NaN or infinite stops training. The best weights a dev
+        evaluation picked before it are kept (and said so); with none, the arm fails."""
+        state = outcome.state
+        if state.diverged_at_step is None:
+            return
+        lr = self.tuning.learning_rate
+        if state.best_step is None:
+            raise TrainingDiverged(
+                f"arm {self.name}: training diverged (the loss was not finite at step "
+                f"{state.diverged_at_step}) before any dev evaluation; lower learning_rate "
+                f"(now {lr:g}), raise warmup_ratio, or evaluate sooner (eval_every_steps)"
+            )
+        ctx.log(
+            f"WARNING: arm {self.name}: training diverged at step {state.diverged_at_step} "
+            f"(learning_rate {lr:g}); keeping the weights of step {state.best_step}, the best "
+            "on dev before it"
+        )
 
     def _keep_best(self, trainable: Trainable, outcome: TrainingOutcome) -> None:
         import torch
@@ -415,6 +435,10 @@ class TuningArm(PromptingArm):
     def probed_as(self) -> str:
         """How the tuned model was probed, in words, for the report."""
         return f"{self.method}, as evaluated"
+
+
+class TrainingDiverged(RunError):
+    """The loss went NaN or infinite before any dev evaluation chose weights."""
 
 
 def require_peft(arm: str) -> None:

@@ -384,8 +384,16 @@ def _trial_pass(job: _Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
             "a sweep picks its trial on the dev split, and this run's dev split is empty",
             "give task.data.dev, or a task.data.dev_fraction above 0",
         )
+    from tunevsprompt.arms.tuning import TrainingDiverged
+
     job.observer.message(f"{unit.arm}: sweep trial {unit.trial}: {unit.params}")
-    arm, extra, _ = _prepare(job, runner.run.data.train)
+    try:
+        arm, extra, _ = _prepare(job, runner.run.data.train)
+    except TrainingDiverged as diverged:
+        # A setting that diverges is a result of the sweep, not a failure of the run.
+        job.observer.message(f"{unit.label}: {diverged}")
+        record = {"trial": unit.trial, "params": unit.params, "dev": None}
+        return UnitResult(unit, {**record, "diverged": str(diverged)})
     dev = list(getattr(arm, "dev_sample", None) or runner.run.data.dev)
     job.observer.unit_started(job.label, len(dev))
     _, quality, _, _, _ = _predict_and_score(job, arm, dev)

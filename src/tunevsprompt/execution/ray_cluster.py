@@ -45,9 +45,10 @@ class UnitTask:
 @dataclass
 class QueueObserver:
     """A worker's observer: sends every event to the driver through a Ray queue (or drops
-    them when there is none)."""
+    them when there is none). Messages are prefixed with the unit: several run at once."""
 
     events: Any = None
+    label: str = ""
 
     def _send(self, *event: Any) -> None:
         if self.events is not None:
@@ -66,7 +67,7 @@ class QueueObserver:
         pass  # the driver merges an arm's units and reports it
 
     def message(self, text: str) -> None:
-        self._send("message", text)
+        self._send("message", f"[{self.label}] {text}" if self.label else text)
 
 
 def run_unit(task: UnitTask, events: Any = None) -> UnitResult:
@@ -81,7 +82,7 @@ def run_unit(task: UnitTask, events: Any = None) -> UnitResult:
     options = replace(task.options, arms=[arm], out=task.run_dir)
     data = load_task_data(loaded, options.limit, options.train_limit)
     run = ArmsRun(loaded, options, data, task.run_dir)
-    with UnitRunner(run, QueueObserver(events)) as runner:
+    with UnitRunner(run, QueueObserver(events, task.unit.label)) as runner:
         return runner.run_unit(task.unit)
 
 
@@ -162,6 +163,8 @@ class RayExecutor:
                     submit(schedule.take())
             _relay(events, observer)
         finally:
+            for ref in pending:  # a unit failed: the others' results would not be used
+                ray.cancel(ref)
             events.shutdown()
         outcomes = {c.name: schedule.outcome(c.name) for c in run.loaded.arms}
         return outcomes, schedule.model_manifest()

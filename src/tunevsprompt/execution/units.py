@@ -3,12 +3,14 @@ the finished ones become the arm's record (seeds, learning curve, sweep)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tunevsprompt.arms.base import ArmConfig
 from tunevsprompt.arms.sweep import SweepConfig, apply_params, best_trial, trial_params
+from tunevsprompt.errors import RunError
 from tunevsprompt.execution.base import ArmOutcome
 
 UnitKind = Literal["head", "seed", "size", "trial"]
@@ -141,11 +143,8 @@ class Schedule:
         if unit.kind == "trial" and trials is not None:
             finished = [r for r in results.values() if r.unit.kind == "trial"]
             if len(finished) == len(trials):
-                scores = [
-                    float(results[f"{unit.arm}@trial{i}"].record["dev"]["value"])
-                    for i in range(len(trials))
-                ]
-                chosen = trials[best_trial(scores)]
+                records = [results[f"{unit.arm}@trial{i}"].record for i in range(len(trials))]
+                chosen = trials[_winner(unit.arm, records)]
                 self._chosen[unit.arm] = chosen
                 config = self._config(unit.arm)
                 self._ready += arm_units(config, self.suite_seed, self.n_train, chosen)
@@ -200,7 +199,7 @@ class Schedule:
         trials = [
             self._results[name][f"{name}@trial{i}"].record for i in range(len(self._trials[name]))
         ]
-        best = best_trial([float(t["dev"]["value"]) for t in trials])
+        best = _winner(name, trials)
         return {
             "method": sweep.method,
             "seed": sweep.seed,
@@ -210,6 +209,16 @@ class Schedule:
             "best_trial": best,
             "chosen": self._chosen[name],
         }
+
+
+def _winner(arm: str, trials: list[dict[str, Any]]) -> int:
+    """The trial with the best dev score; trials that diverged have none."""
+    scores = [float(t["dev"]["value"]) if t.get("dev") else -math.inf for t in trials]
+    if all(score == -math.inf for score in scores):
+        raise RunError(
+            f"arm {arm}: every trial of its sweep diverged; lower the learning rates tried"
+        )
+    return best_trial(scores)
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +234,15 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
 def training_summary(training: dict[str, Any] | None) -> dict[str, Any] | None:
     if not training:
         return None
-    keys = ("steps", "epochs", "wall_s", "examples_per_s", "best_dev_metric", "reused")
+    keys = (
+        "steps",
+        "epochs",
+        "wall_s",
+        "examples_per_s",
+        "best_dev_metric",
+        "diverged_at_step",
+        "reused",
+    )
     return {k: training.get(k) for k in keys}
 
 

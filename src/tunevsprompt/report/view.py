@@ -292,6 +292,7 @@ def sweep_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "steps": training.get("steps"),
                     "wall_s": training.get("wall_s"),
                     "chosen": trial.get("trial") == sweep.get("best_trial"),
+                    "diverged": bool(trial.get("diverged") or training.get("diverged_at_step")),
                 }
             )
     return rows

@@ -97,8 +97,11 @@ class TrainingState:
     bad_evaluations: int = 0
     stopped_early: bool = False
     loss_curve: list[dict[str, float]] = field(default_factory=list)
-    dev_curve: list[dict[str, float]] = field(default_factory=list)
+    dev_curve: list[dict[str, float | None]] = field(default_factory=list)
     resumed_from_step: int | None = None
+    diverged_at_step: int | None = None
+    """The step whose loss was not finite (NaN or inf): training stopped there, without
+    applying it, and the best weights evaluated before it are the result."""
 
 
 @dataclass
@@ -211,6 +214,10 @@ def run_training(
                 micro_losses.append(float(loss.detach()))
                 state.examples_seen += len(indices)
                 state.tokens_seen += tokens
+            if not all(math.isfinite(value) for value in micro_losses):
+                optimizer.zero_grad(set_to_none=True)
+                state.diverged_at_step, state.stopped_early = state.step + 1, True
+                break
             torch.nn.utils.clip_grad_norm_(list(params.values()), settings.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -298,18 +305,21 @@ def _evaluate(
         best.update({k: v.detach().clone() for k, v in params.items()})
         state.best_step = state.step
         return
-    point: dict[str, float] = {
-        "step": state.step,
-        "dev_loss": round(dev_loss(trainable, dev, settings.batch_size, pad_id), 6),
-    }
+    loss = dev_loss(trainable, dev, settings.batch_size, pad_id)
+    point: dict[str, float | None] = {"step": state.step, "dev_loss": _finite(loss)}
     if settings.select_on == "primary" and dev_metric is not None:
         trainable.set_training(False)
-        point["dev_metric"] = round(dev_metric(), 6)
-        value = point["dev_metric"]
-        better = state.best_value is None or value > state.best_value
+        value = dev_metric()
+        point["dev_metric"] = _finite(value)
+        higher_is_better = True
     else:
-        value = point["dev_loss"]
-        better = state.best_value is None or value < state.best_value
+        value, higher_is_better = loss, False
+    value = round(value, 6)
+    # A non-finite dev figure (diverged weights) is never the best.
+    better = math.isfinite(value) and (
+        state.best_value is None
+        or (value > state.best_value if higher_is_better else value < state.best_value)
+    )
     state.dev_curve.append(point)
     if better:
         state.best_value, state.best_step, state.bad_evaluations = value, state.step, 0
@@ -318,6 +328,11 @@ def _evaluate(
         state.bad_evaluations += 1
         if settings.patience is not None and state.bad_evaluations >= settings.patience:
             state.stopped_early = True
+
+
+def _finite(value: float) -> float | None:
+    """Rounded for results.json, which has no NaN or infinity."""
+    return round(value, 6) if math.isfinite(value) else None
 
 
 def _save_checkpoint(
@@ -394,6 +409,7 @@ def _record(
             else None
         ),
         "stopped_early": state.stopped_early,
+        "diverged_at_step": state.diverged_at_step,
         "resumed_from_step": state.resumed_from_step,
         "loss_curve": state.loss_curve,
         "dev_curve": state.dev_curve,
