@@ -69,6 +69,17 @@ def test_gpu_price_by_device_type_and_index_build_cost() -> None:
     assert cost["per_1k_requests_usd"] == pytest.approx(1000 * 0.01 / 0.5 * 3.0 / 3600)
 
 
+def test_an_arm_that_runs_no_llm_is_priced_on_its_own_device() -> None:
+    pricing = PricingConfig(cpu_usd_per_hour=0.36, gpu_usd_per_hour={"H100": 3.6})
+    record = {"throughput_eps": 100.0, "compute_device": "cpu", "uses_llm": False}
+    # The run's LLM was on an H100; the embedding baseline ran on the CPU.
+    cost = arm_cost(record, H100, pricing, volume=1000)
+    assert cost["basis"]["per_request"]["device"] == "cpu"
+    assert cost["per_1k_requests_usd"] == pytest.approx(1000 * 0.01 / 0.5 * 0.36 / 3600)
+    on_gpu = arm_cost({**record, "compute_device": "cuda:0"}, H100, pricing, volume=1000)
+    assert on_gpu["basis"]["per_request"]["priced_as"] == "H100"
+
+
 def test_api_arm_is_priced_by_tokens() -> None:
     record = {"api": {"model": "my-model"}, "tokens": {"input_mean": 500, "output_mean": 20}}
     pricing = PricingConfig(api={"my-model": ApiPrice(input_usd_per_mtok=2, output_usd_per_mtok=8)})

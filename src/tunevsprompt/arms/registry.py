@@ -20,6 +20,9 @@ BUILTIN_ARMS: dict[str, str] = {
     "rag": "tunevsprompt.arms.rag:RagArm",
     "lora": "tunevsprompt.arms.lora:LoraArm",
     "soft-prompt": "tunevsprompt.arms.soft_prompt:SoftPromptArm",
+    "embed-knn": "tunevsprompt.arms.embedding:EmbedKnnArm",
+    "embed-linear": "tunevsprompt.arms.embedding:EmbedLinearArm",
+    "nearest-answer": "tunevsprompt.arms.embedding:NearestAnswerArm",
 }
 
 ENTRY_POINT_GROUP = "tunevsprompt.arms"

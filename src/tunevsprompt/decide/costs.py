@@ -87,11 +87,14 @@ def _per_request(
             "usd": usd,
         }
     throughput = record.get("throughput_eps")
-    hourly = device_hourly_usd(pricing, manifest.get("device"), manifest.get("device_name"))
+    # An arm that runs no LLM (an embedding baseline) says where its own model ran.
+    device = record.get("compute_device") or manifest.get("device")
+    gpu_name = manifest.get("device_name") if device == manifest.get("device") else None
+    hourly = device_hourly_usd(pricing, device, gpu_name)
     seconds = 1.0 / float(throughput) if throughput else None
     return {
         "kind": "local-compute",
-        "device": manifest.get("device") or "cpu",
+        "device": device or "cpu",
         "priced_as": hourly.priced_as,
         "usd_per_hour": hourly.usd_per_hour,
         "compute_s_per_request": _sig(seconds) if seconds is not None else None,

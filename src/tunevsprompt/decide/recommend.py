@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tunevsprompt.comparisons import ALPHA
 from tunevsprompt.decide.checks import Check, constraint_checks, cost_check
 from tunevsprompt.decide.config import DecisionConfig
 from tunevsprompt.decide.fmt import num, usd, volume
@@ -107,6 +108,8 @@ def recommend(arms: Mapping[str, dict[str, Any]], inputs: DecisionInputs) -> dic
         priced = [s for s in peers if s.monthly_usd is not None]
         chosen = min(priced, key=_cost_key) if priced else best
         reasons.extend(_why(chosen, best, peers, feasible, inputs))
+        if arms[chosen.name].get("uses_llm") is False:
+            reasons.append(_no_llm_needed(chosen.name, arms, best.name))
         reasons.extend(_why_not(s) for s in standing.values() if s.verdict != "ALLOW")
     return {
         "arm": chosen.name if chosen else None,
@@ -133,6 +136,17 @@ def _difference(entry: dict[str, Any]) -> str:
         f"Holm p = {num(entry['p_holm'], 4)}, minimum detectable effect {num(entry['mde'])} "
         f"at n = {entry['n']}"
     )
+
+
+def _below_mde(entry: dict[str, Any]) -> str:
+    """Why a significant difference still does not count: it is smaller than the effect the
+    test could reliably detect, and a difference counts only when it is at least that."""
+    if entry["p_holm"] < ALPHA and abs(float(entry["difference"])) < float(entry["mde"]):
+        return (
+            "; significant, but smaller than the minimum detectable effect, and a difference "
+            "counts only when it is at least that large"
+        )
+    return ""
 
 
 def _why(
@@ -162,8 +176,8 @@ def _why(
         assert entry is not None  # peers other than the best were compared with it
         lines.append(
             f"{best.name} scores higher ({_quality(best, metric)}), but the difference is not "
-            f"demonstrated ({_difference(entry)}), and {chosen.name} costs less "
-            f"({usd(chosen.monthly_usd)} vs {usd(best.monthly_usd)} a month)."
+            f"demonstrated ({_difference(entry)}{_below_mde(entry)}), and {chosen.name} costs "
+            f"less ({usd(chosen.monthly_usd)} vs {usd(best.monthly_usd)} a month)."
         )
     for other in sorted(feasible, key=_cost_key):
         if other is chosen or other is best:
@@ -185,6 +199,21 @@ def _why(
                 f"more ({usd(other.monthly_usd)}/month)."
             )
     return lines
+
+
+def _no_llm_needed(name: str, arms: Mapping[str, dict[str, Any]], best: str) -> str:
+    """Said plainly when the recommended arm runs no language model at all."""
+    embedding = arms[name].get("embedding") or {}
+    how = embedding.get("method") or "a classifier"
+    on = embedding.get("embedder") or "sentence-embedding"
+    if best == name:
+        tail = "It scores highest of the arms that meet the constraints, LLM arms included."
+    else:
+        tail = f"{best} scores higher, but not significantly, and costs more."
+    return (
+        f"You do not need an LLM for this task: {name} answers with {how} over {on} "
+        f"embeddings of the training examples, with no prompt and no generation. {tail}"
+    )
 
 
 def _why_not(s: ArmStanding) -> str:

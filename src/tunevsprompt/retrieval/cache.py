@@ -84,6 +84,29 @@ def _embeddings(
     return vectors, meta, False
 
 
+def _embeddings_dir(chunks: Sequence[Chunk], embedder: Embedder, cache_root: Path) -> Path:
+    key = content_key({"embedder": embedder.fingerprint, "chunks": chunks_digest(chunks)})
+    return cache_root / "retrieval" / "embeddings" / key[:32]
+
+
+def load_or_embed(
+    chunks: Sequence[Chunk],
+    embedder: Embedder,
+    cache_root: Path,
+    use_cache: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The vectors of ``chunks`` (row i is chunk i), from the same cache the indexes use, and
+    ``{embed_s, reused}``."""
+    folder = _embeddings_dir(chunks, embedder, cache_root)
+    vectors, meta, reused = _embeddings(chunks, embedder, folder, use_cache)
+    if vectors is None:
+        vectors = np.load(folder / "vectors.npy")
+    elif not reused:
+        log(f"embedded {len(chunks)} texts with {embedder.model_id}")
+    return vectors, {"embed_s": meta.get("embed_s"), "reused": reused}
+
+
 def load_or_build(
     chunks: Sequence[Chunk],
     embedder: Embedder,
@@ -96,7 +119,7 @@ def load_or_build(
     digest = chunks_digest(chunks)
     embeddings_key = content_key({"embedder": embedder.fingerprint, "chunks": digest})
     index_key = content_key({"embeddings": embeddings_key, "index": settings.key()})
-    emb_dir = cache_root / "retrieval" / "embeddings" / embeddings_key[:32]
+    emb_dir = _embeddings_dir(chunks, embedder, cache_root)
     idx_dir = cache_root / "retrieval" / "indexes" / index_key[:32]
     index_meta = _read_meta(idx_dir) if use_cache else None
     index_reused = index_meta is not None and (idx_dir / "index.faiss").is_file()

@@ -1,0 +1,348 @@
+"""The no-LLM baselines: frozen sentence embeddings and a light classifier on top (the
+"feature-based" way to adapt a pretrained model). No language model answers; a request costs
+one embedding and a search or a dot product.
+
+- ``embed-knn``: the label most of the k nearest training examples carry (FAISS over the train
+  split, the same embedder and index cache as the retrieving arms).
+- ``embed-linear``: logistic regression (scikit-learn) on the train split's embeddings.
+- ``nearest-answer``: for generation tasks, the target of the most similar training example,
+  verbatim (the FAQ lookup many support teams start from).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from tunevsprompt.arms.base import ArmConfig, LearnsFromExamples, RunContext
+from tunevsprompt.errors import RunError
+from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
+from tunevsprompt.types import Example, Prediction
+
+if TYPE_CHECKING:
+    from tunevsprompt.arms.retrieving import ArmRetrieval
+    from tunevsprompt.retrieval.embedder import Embedder
+
+
+class EmbeddingArmConfig(ArmConfig, LearnsFromExamples):
+    """Keys every embedding baseline has."""
+
+    embedder: EmbedderConfig = Field(
+        default_factory=EmbedderConfig,
+        description="The sentence-transformers model (default: packaged all-MiniLM-L6-v2).",
+    )
+    batch_size: int = Field(64, ge=1, description="Test inputs per embedding call.")
+    task_types: ClassVar[tuple[str, ...]] = ("classification",)
+
+    def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
+        if task_type in self.task_types:
+            return []
+        other = (
+            "nearest-answer"
+            if task_type == "generation"
+            else "embed-knn (k: 1 is the nearest answer) or embed-linear"
+        )
+        return [("type", f"{self.type} is for {self.task_types[0]} tasks; use {other}")]
+
+
+class EmbedKnnConfig(EmbeddingArmConfig):
+    type: Literal["embed-knn"] = "embed-knn"
+    k: int = Field(10, ge=1, description="Training examples that vote.")
+    weighting: Literal["similarity", "uniform"] = Field(
+        "similarity",
+        description="similarity: each neighbour's vote is its cosine similarity; uniform: "
+        "one vote each. Ties go to the label of the nearest neighbour.",
+    )
+    index: IndexConfig = Field(
+        default_factory=IndexConfig, description="The FAISS index over the train split."
+    )
+
+
+class EmbedLinearConfig(EmbeddingArmConfig):
+    type: Literal["embed-linear"] = "embed-linear"
+    C: float = Field(
+        1.0, gt=0, description="Inverse regularisation strength (scikit-learn's C; L2)."
+    )
+    max_iter: int = Field(1000, ge=1, description="Solver iterations (lbfgs) at most.")
+    class_weight: Literal["balanced"] | None = Field(
+        None, description="balanced: weigh classes inversely to their training frequency."
+    )
+
+
+class NearestAnswerConfig(EmbeddingArmConfig):
+    type: Literal["nearest-answer"] = "nearest-answer"
+    index: IndexConfig = Field(
+        default_factory=IndexConfig, description="The FAISS index over the train split."
+    )
+    task_types: ClassVar[tuple[str, ...]] = ("generation",)
+
+
+class EmbeddingArm:
+    """What the three share: the embedder, token counts, the record that says no LLM ran."""
+
+    config_model: ClassVar[type[EmbeddingArmConfig]] = EmbeddingArmConfig
+    method: ClassVar[str] = ""
+
+    def __init__(self, config: EmbeddingArmConfig):
+        self.config = config
+        self.name = config.name
+        self._embedder: Embedder | None = None
+
+    def _check(self, train: Sequence[Example], ctx: RunContext) -> None:
+        problems = self.config.problems_for_task(ctx.task.type)
+        if problems:
+            raise ctx.config_error(problems[0][0], problems[0][1], None)
+        if not train:
+            raise RunError(f"arm {self.name}: the train split is empty; nothing to compare with")
+
+    def _load_embedder(self, ctx: RunContext) -> Embedder:
+        from tunevsprompt.retrieval.embedder import load_embedder
+
+        config = self.config.embedder
+        device = config.device if config.device != "auto" else ctx.device
+        return load_embedder(config.id, config.revision, device, config.batch_size)
+
+    def _record(self, embedder: Embedder, train: Sequence[Example]) -> dict[str, Any]:
+        return {
+            "uses_llm": False,
+            "compute_device": embedder.device,
+            "embedding": {
+                "method": self.method,
+                "embedder": embedder.model_id,
+                "fingerprint": embedder.fingerprint,
+                "device": embedder.device,
+                "dim": embedder.dim,
+                "train_examples": len(train),
+            },
+        }
+
+    def _tokens(self, text: str) -> int:
+        """The embedder's tokens for ``text``: what it reads, special tokens included."""
+        assert self._embedder is not None
+        return min(len(self._embedder.token_spans(text)) + 2, self._embedder.max_tokens)
+
+    def _batches(self, batch: Sequence[Example]) -> list[Sequence[Example]]:
+        size = self.config.batch_size
+        return [batch[i : i + size] for i in range(0, len(batch), size)]
+
+    def visible_texts(self) -> list[str]:
+        """No model is shown any text: nothing to check for contamination."""
+        return []
+
+
+class _NeighbourArm(EmbeddingArm):
+    """Answers from the nearest training examples (FAISS over the train split)."""
+
+    def __init__(self, config: EmbeddingArmConfig):
+        super().__init__(config)
+        self._retrieval: ArmRetrieval | None = None
+        self._pool: dict[str, Example] = {}
+
+    def _open(self, train: Sequence[Example], ctx: RunContext, k: int, index: IndexConfig) -> None:
+        from tunevsprompt.arms.retrieving import open_retrieval
+        from tunevsprompt.retrieval.corpus import documents_from_examples
+
+        self._pool = {e.id: e for e in train}
+        self._retrieval = open_retrieval(
+            documents_from_examples(train), None, 0, self.config.embedder, index, k, ctx
+        )
+        self._embedder = self._retrieval.retriever.embedder
+
+    def _neighbours(
+        self, batch: Sequence[Example]
+    ) -> list[tuple[Example, list[tuple[Example, float]]]]:
+        """Each input with its neighbours, nearest first, and their similarities."""
+        assert self._retrieval is not None
+        out = []
+        for chunk in self._batches(batch):
+            hits, _ms = self._retrieval.retrieve(chunk)
+            for example, found in zip(chunk, hits, strict=True):
+                near = [(self._pool[h.chunk.source_id], h.score) for h in found]
+                self._retrieval.log.add(
+                    example.id, [n.target for n, _ in near], self._gold(example)
+                )
+                out.append((example, near))
+        return out
+
+    def _gold(self, example: Example) -> str | None:
+        return example.target
+
+    def retrieval_record(self, example_ids: Sequence[str]) -> dict[str, Any] | None:
+        """``arms.<name>.retrieval``: the index, its timings, and hit@k (is the gold label
+        among the neighbours' labels)."""
+        if self._retrieval is None:
+            return None
+        return self._retrieval.record(example_ids, "gold label")
+
+
+def vote(neighbours: Sequence[tuple[str, float]], weighting: str) -> str | None:
+    """The label with the most votes (similarities, or one each); ties go to the label of
+    the nearest neighbour among the tied."""
+    totals: dict[str, float] = defaultdict(float)
+    first: dict[str, int] = {}
+    for rank, (label, similarity) in enumerate(neighbours):
+        totals[label] += similarity if weighting == "similarity" else 1.0
+        first.setdefault(label, rank)
+    if not totals:
+        return None
+    return max(totals, key=lambda label: (totals[label], -first[label]))
+
+
+class EmbedKnnArm(_NeighbourArm):
+    config_model = EmbedKnnConfig
+    method = "k nearest neighbours"
+
+    def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
+        self._check(train, ctx)
+        config = self.config
+        assert isinstance(config, EmbedKnnConfig)
+        self._open(train, ctx, config.k, config.index)
+        assert self._embedder is not None
+        record = self._record(self._embedder, train)
+        record["embedding"].update(k=config.k, weighting=config.weighting)
+        return record
+
+    def predict(self, batch: Sequence[Example]) -> list[Prediction]:
+        config = self.config
+        assert isinstance(config, EmbedKnnConfig)
+        predictions = []
+        for example, near in self._neighbours(batch):
+            label = vote([(n.target, score) for n, score in near], config.weighting)
+            predictions.append(
+                Prediction(
+                    example.id,
+                    raw_output=label or "",
+                    prediction=label,
+                    input_tokens=self._tokens(example.input),
+                    output_tokens=0,
+                    parse="exact" if label is not None else "failed",
+                    extra=_context(near),
+                )
+            )
+        return predictions
+
+
+class NearestAnswerArm(_NeighbourArm):
+    config_model = NearestAnswerConfig
+    method = "nearest training answer"
+
+    def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
+        self._check(train, ctx)
+        config = self.config
+        assert isinstance(config, NearestAnswerConfig)
+        self._open(train, ctx, 1, config.index)
+        assert self._embedder is not None
+        return self._record(self._embedder, train)
+
+    def _gold(self, example: Example) -> str | None:
+        return None  # answers are free text: no retrieval gold
+
+    def predict(self, batch: Sequence[Example]) -> list[Prediction]:
+        predictions = []
+        for example, near in self._neighbours(batch):
+            answer = near[0][0].target if near else None
+            predictions.append(
+                Prediction(
+                    example.id,
+                    raw_output=answer or "",
+                    prediction=answer,
+                    input_tokens=self._tokens(example.input),
+                    output_tokens=0,
+                    parse="exact" if answer is not None else "failed",
+                    extra=_context(near),
+                )
+            )
+        return predictions
+
+
+def _context(near: Sequence[tuple[Example, float]]) -> dict[str, Any]:
+    return {
+        "context": {
+            "neighbours": [n.id for n, _ in near],
+            "scores": [round(score, 4) for _, score in near],
+        }
+    }
+
+
+class EmbedLinearArm(EmbeddingArm):
+    config_model = EmbedLinearConfig
+    method = "logistic regression"
+
+    def __init__(self, config: EmbedLinearConfig):
+        super().__init__(config)
+        self._classifier: Any = None
+
+    def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
+        from sklearn.linear_model import LogisticRegression
+
+        from tunevsprompt.generation.model_source import cache_root
+        from tunevsprompt.retrieval.cache import load_or_embed
+        from tunevsprompt.retrieval.chunking import chunk_documents
+        from tunevsprompt.retrieval.corpus import documents_from_examples
+        from tunevsprompt.training.memory import PeakMemory
+
+        self._check(train, ctx)
+        config = self.config
+        assert isinstance(config, EmbedLinearConfig)
+        labels = [e.target for e in train]
+        if len(set(labels)) < 2:
+            raise RunError(f"arm {self.name}: the train split has one label; nothing to learn")
+        embedder = self._embedder = self._load_embedder(ctx)
+        memory = PeakMemory("cpu")
+        memory.start()
+        began = time.perf_counter()
+        chunks = chunk_documents(documents_from_examples(train), embedder.token_spans, None, 0)
+        vectors, embedded = load_or_embed(
+            chunks, embedder, ctx.cache_dir or cache_root(), ctx.use_cache, ctx.log
+        )
+        embed_s = time.perf_counter() - began
+        began = time.perf_counter()
+        classifier = LogisticRegression(
+            C=config.C, max_iter=config.max_iter, class_weight=config.class_weight
+        )
+        classifier.fit(vectors, labels)
+        fit_s = time.perf_counter() - began
+        self._classifier = classifier
+        iterations = int(max(classifier.n_iter_))
+        record = self._record(embedder, train)
+        record["embedding"].update(C=config.C, classes=len(classifier.classes_))
+        record["training"] = {
+            # Embedding dominates the time (and runs where the embedder does); the fit is CPU.
+            "device": embedder.device,
+            "precision": "float64 (fit)",
+            "train_examples": len(train),
+            "steps": iterations,
+            "converged": iterations < config.max_iter,
+            "embed_s": round(embed_s, 4),
+            "embeddings_reused": embedded["reused"],
+            "fit_s": round(fit_s, 4),
+            "wall_s": round(embed_s + fit_s, 4),
+            "peak_memory_mb": memory.peak_mb(),
+            "reused": False,
+        }
+        return record
+
+    def predict(self, batch: Sequence[Example]) -> list[Prediction]:
+        assert self._embedder is not None and self._classifier is not None
+        predictions = []
+        for chunk in self._batches(batch):
+            probabilities = self._classifier.predict_proba(
+                self._embedder.encode([e.input for e in chunk])
+            )
+            for example, row in zip(chunk, probabilities, strict=True):
+                label = str(self._classifier.classes_[int(row.argmax())])
+                predictions.append(
+                    Prediction(
+                        example.id,
+                        raw_output=label,
+                        prediction=label,
+                        input_tokens=self._tokens(example.input),
+                        output_tokens=0,
+                        extra={"context": {"probability": round(float(row.max()), 4)}},
+                    )
+                )
+        return predictions
