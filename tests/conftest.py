@@ -28,6 +28,15 @@ FIVE_INTENTS = [
     "terminate_account",
 ]
 
+TEN_INTENTS = [
+    *FIVE_INTENTS,
+    "pin_blocked",
+    "top_up_failed",
+    "declined_transfer",
+    "change_pin",
+    "country_support",
+]
+
 
 def banking_rows(split: str) -> list[dict[str, str]]:
     with (BANKING / f"{split}.csv").open(newline="", encoding="utf-8") as handle:

@@ -9,24 +9,20 @@ from typing import Any
 
 import pytest
 
-from conftest import BANKING_TASK, ZERO_SHOT_ARMS, SilentObserver, banking_rows, subset, write_csv
+from conftest import (
+    BANKING_TASK,
+    TEN_INTENTS,
+    ZERO_SHOT_ARMS,
+    SilentObserver,
+    banking_rows,
+    subset,
+    write_csv,
+)
 from tunevsprompt.runner import RunOptions, run_compare
 from tunevsprompt.suite_loader import load_suite
 
 pytestmark = pytest.mark.slow
 
-TEN_INTENTS = [
-    "card_arrival",
-    "exchange_rate",
-    "lost_or_stolen_phone",
-    "cash_withdrawal_charge",
-    "terminate_account",
-    "age_limit",
-    "apple_pay_or_google_pay",
-    "change_pin",
-    "country_support",
-    "get_physical_card",
-]
 
 SUITE = (
     "name: ten-intents\n"

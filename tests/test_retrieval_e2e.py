@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BANKING_TASK, REPO, banking_rows, subset, write_csv
+from conftest import BANKING_TASK, REPO, TEN_INTENTS, banking_rows, subset, write_csv
 from tunevsprompt.arms.base import RunContext, TaskInfo
 from tunevsprompt.arms.rag import RagArm, RagConfig
 from tunevsprompt.generation.base import Generator
@@ -295,19 +295,6 @@ metrics:
   bootstrap_samples: 200
 """
 )
-
-TEN_INTENTS = [
-    "card_arrival",
-    "exchange_rate",
-    "lost_or_stolen_phone",
-    "cash_withdrawal_charge",
-    "terminate_account",
-    "pin_blocked",
-    "top_up_failed",
-    "declined_transfer",
-    "change_pin",
-    "country_support",
-]
 
 
 def test_similar_demonstrations_and_rag_over_the_train_split_beat_random_ones(

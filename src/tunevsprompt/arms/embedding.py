@@ -171,6 +171,24 @@ class _NeighbourArm(EmbeddingArm):
     def _gold(self, example: Example) -> str | None:
         return example.target
 
+    def _answer(
+        self, example: Example, answer: str | None, near: Sequence[tuple[Example, float]]
+    ) -> Prediction:
+        return Prediction(
+            example.id,
+            raw_output=answer or "",
+            prediction=answer,
+            input_tokens=self._tokens(example.input),
+            output_tokens=0,
+            parse="exact" if answer is not None else "failed",
+            extra={
+                "context": {
+                    "neighbours": [n.id for n, _ in near],
+                    "scores": [round(score, 4) for _, score in near],
+                }
+            },
+        )
+
     def retrieval_record(self, example_ids: Sequence[str]) -> dict[str, Any] | None:
         """``arms.<name>.retrieval``: the index, its timings, and hit@k (is the gold label
         among the neighbours' labels)."""
@@ -209,21 +227,10 @@ class EmbedKnnArm(_NeighbourArm):
     def predict(self, batch: Sequence[Example]) -> list[Prediction]:
         config = self.config
         assert isinstance(config, EmbedKnnConfig)
-        predictions = []
-        for example, near in self._neighbours(batch):
-            label = vote([(n.target, score) for n, score in near], config.weighting)
-            predictions.append(
-                Prediction(
-                    example.id,
-                    raw_output=label or "",
-                    prediction=label,
-                    input_tokens=self._tokens(example.input),
-                    output_tokens=0,
-                    parse="exact" if label is not None else "failed",
-                    extra=_context(near),
-                )
-            )
-        return predictions
+        return [
+            self._answer(example, vote([(n.target, s) for n, s in near], config.weighting), near)
+            for example, near in self._neighbours(batch)
+        ]
 
 
 class NearestAnswerArm(_NeighbourArm):
@@ -242,30 +249,10 @@ class NearestAnswerArm(_NeighbourArm):
         return None  # answers are free text: no retrieval gold
 
     def predict(self, batch: Sequence[Example]) -> list[Prediction]:
-        predictions = []
-        for example, near in self._neighbours(batch):
-            answer = near[0][0].target if near else None
-            predictions.append(
-                Prediction(
-                    example.id,
-                    raw_output=answer or "",
-                    prediction=answer,
-                    input_tokens=self._tokens(example.input),
-                    output_tokens=0,
-                    parse="exact" if answer is not None else "failed",
-                    extra=_context(near),
-                )
-            )
-        return predictions
-
-
-def _context(near: Sequence[tuple[Example, float]]) -> dict[str, Any]:
-    return {
-        "context": {
-            "neighbours": [n.id for n, _ in near],
-            "scores": [round(score, 4) for _, score in near],
-        }
-    }
+        return [
+            self._answer(example, near[0][0].target if near else None, near)
+            for example, near in self._neighbours(batch)
+        ]
 
 
 class EmbedLinearArm(EmbeddingArm):
