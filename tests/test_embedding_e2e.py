@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 SUITE = (
     "name: ten-intents\n"
-    + BANKING_TASK
+    + BANKING_TASK.replace("    test:", "    dev: data/dev.csv\n    test:")
     + ZERO_SHOT_ARMS
     + """\
   - name: embed-knn
@@ -53,10 +53,12 @@ decision:
 
 @pytest.fixture(scope="module")
 def ten_intent_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """20 training messages (2 of them carved off for dev) and 3 test messages for each of
-    10 Banking77 intents."""
+    """20 training messages and 3 test messages for each of 10 Banking77 intents (and 2 dev
+    messages each, from the train split, so that nothing is carved off the 20)."""
     folder = tmp_path_factory.mktemp("ten-intents")
-    write_csv(folder / "data" / "train.csv", subset(banking_rows("train"), TEN_INTENTS, 20, 1))
+    rows = subset(banking_rows("train"), TEN_INTENTS, 22, 1)  # 22 per intent, intent by intent
+    write_csv(folder / "data" / "train.csv", [r for i, r in enumerate(rows) if i % 22 < 20])
+    write_csv(folder / "data" / "dev.csv", [r for i, r in enumerate(rows) if i % 22 >= 20])
     write_csv(folder / "data" / "test.csv", subset(banking_rows("test"), TEN_INTENTS, 3, 2))
     (folder / "suite.yaml").write_text(SUITE)
     options = RunOptions(out=folder / "run", cache_dir=folder / "cache", device="cpu")
@@ -77,7 +79,7 @@ def test_an_embedding_baseline_beats_zero_shot_and_reaches_80_percent(
     assert record["n"] == 30
     assert record["quality"]["value"] >= 0.8, record["quality"]
     assert record["quality"]["value"] > arms["zero-shot"]["quality"]["value"]
-    assert record["uses_llm"] is False and record["embedding"]["train_examples"] == 180
+    assert record["uses_llm"] is False and record["embedding"]["train_examples"] == 200
     # Tokens are the embedder's, and nothing is generated.
     assert record["tokens"]["output_mean"] == 0 and record["tokens"]["input_mean"] > 3
     assert record["latency_ms"]["p50"] > 0 and record["throughput_eps"] > 0
@@ -90,10 +92,10 @@ def test_knn_reports_its_index_and_linear_its_fit(ten_intent_run: Path) -> None:
     results = _results(ten_intent_run)
     knn, linear = results["arms"]["embed-knn"], results["arms"]["embed-linear"]
     assert knn["embedding"]["k"] == 5 and knn["embedding"]["weighting"] == "similarity"
-    assert knn["retrieval"]["corpus_chunks"] == 180 and knn["retrieval"]["hit_at_k"] >= 0.8
+    assert knn["retrieval"]["corpus_chunks"] == 200 and knn["retrieval"]["hit_at_k"] >= 0.8
     assert knn["cost"]["basis"]["one_time"]["what"] == "embedding + index build"
     training = linear["training"]
-    assert training["train_examples"] == 180 and training["steps"] >= 1
+    assert training["train_examples"] == 200 and training["steps"] >= 1
     assert training["converged"] is True and training["fit_s"] > 0
     assert training["wall_s"] >= training["fit_s"] and training["peak_memory_mb"] > 0
     assert linear["cost"]["basis"]["one_time"]["what"] == "training"
