@@ -383,13 +383,12 @@ def _check_gates(loaded: LoadedSuite) -> list[SuiteProblem]:
 
 def _check_hosted(loaded: LoadedSuite) -> list[SuiteProblem]:
     """Arms with backend: openai must name a model (on the arm or in `openai:`)."""
-    from tunevsprompt.generation.endpoint import HostedArmKeys
+    from tunevsprompt.generation.endpoint import is_hosted
 
     default_model = loaded.suite.openai.model if loaded.suite.openai else None
     problems: list[SuiteProblem] = []
     for index, config in enumerate(loaded.arms):
-        hosted = isinstance(config, HostedArmKeys) and config.backend == "openai"
-        if hosted and getattr(config, "model", None) is None and default_model is None:
+        if is_hosted(config) and getattr(config, "model", None) is None and default_model is None:
             problems.append(
                 loaded.problem(
                     ("arms", index, "backend"),

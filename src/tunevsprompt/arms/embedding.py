@@ -142,15 +142,24 @@ class _NeighbourArm(EmbeddingArm):
         self._retrieval: ArmRetrieval | None = None
         self._pool: dict[str, Example] = {}
 
-    def _open(self, train: Sequence[Example], ctx: RunContext, k: int, index: IndexConfig) -> None:
+    def _k(self) -> int:
+        """Neighbours retrieved per input."""
+        raise NotImplementedError
+
+    def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
+        """Embed and index the train split (or take both from the cache)."""
         from tunevsprompt.arms.retrieving import open_retrieval
         from tunevsprompt.retrieval.corpus import documents_from_examples
 
+        self._check(train, ctx)
+        config = self.config
+        assert isinstance(config, EmbedKnnConfig | NearestAnswerConfig)
         self._pool = {e.id: e for e in train}
         self._retrieval = open_retrieval(
-            documents_from_examples(train), None, 0, self.config.embedder, index, k, ctx
+            documents_from_examples(train), None, 0, config.embedder, config.index, self._k(), ctx
         )
         self._embedder = self._retrieval.retriever.embedder
+        return self._record(self._embedder, train)
 
     def _neighbours(
         self, batch: Sequence[Example]
@@ -214,14 +223,14 @@ class EmbedKnnArm(_NeighbourArm):
     config_model = EmbedKnnConfig
     method = "k nearest neighbours"
 
+    def _k(self) -> int:
+        assert isinstance(self.config, EmbedKnnConfig)
+        return self.config.k
+
     def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
-        self._check(train, ctx)
-        config = self.config
-        assert isinstance(config, EmbedKnnConfig)
-        self._open(train, ctx, config.k, config.index)
-        assert self._embedder is not None
-        record = self._record(self._embedder, train)
-        record["embedding"].update(k=config.k, weighting=config.weighting)
+        record = super().prepare(train, ctx)
+        assert isinstance(self.config, EmbedKnnConfig)
+        record["embedding"].update(k=self.config.k, weighting=self.config.weighting)
         return record
 
     def predict(self, batch: Sequence[Example]) -> list[Prediction]:
@@ -237,13 +246,8 @@ class NearestAnswerArm(_NeighbourArm):
     config_model = NearestAnswerConfig
     method = "nearest training answer"
 
-    def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
-        self._check(train, ctx)
-        config = self.config
-        assert isinstance(config, NearestAnswerConfig)
-        self._open(train, ctx, 1, config.index)
-        assert self._embedder is not None
-        return self._record(self._embedder, train)
+    def _k(self) -> int:
+        return 1
 
     def _gold(self, example: Example) -> str | None:
         return None  # answers are free text: no retrieval gold

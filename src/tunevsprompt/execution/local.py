@@ -14,7 +14,7 @@ from tunevsprompt.execution.base import (
     load_default_generator,
     load_hf_generator,
 )
-from tunevsprompt.execution.passes import UnitRunner
+from tunevsprompt.execution.unit_runner import UnitRunner
 from tunevsprompt.execution.units import Schedule
 
 

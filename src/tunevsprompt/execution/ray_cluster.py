@@ -18,6 +18,7 @@ from tunevsprompt.errors import RunError, SuiteError
 from tunevsprompt.execution.base import ArmOutcome, ArmsRun, RunObserver, RunOptions
 from tunevsprompt.execution.local import schedule_for
 from tunevsprompt.execution.units import Unit, UnitResult
+from tunevsprompt.generation.endpoint import is_hosted
 
 TRAINING_ARM_TYPES = {"lora", "soft-prompt"}
 
@@ -26,7 +27,7 @@ def unit_gpus(config: ArmConfig, cluster_gpus: float, train: float, generate: fl
     """GPUs a unit of this arm asks Ray for: ``train`` for the tuning arms, ``generate`` (a
     share: small models leave a GPU mostly idle) for arms that run the model here, none for
     arms on a hosted endpoint or on a cluster without GPUs."""
-    if cluster_gpus <= 0 or getattr(config, "backend", "local") != "local":
+    if cluster_gpus <= 0 or is_hosted(config):
         return 0.0
     wanted = train if config.type in TRAINING_ARM_TYPES else generate
     return min(wanted, cluster_gpus)
@@ -74,7 +75,7 @@ def run_unit(task: UnitTask, events: Any = None) -> UnitResult:
     """Runs on a worker: load the suite, sample the data (deterministic, so every worker
     sees the driver's examples), run or reuse the one unit."""
     from tunevsprompt.data import load_task_data
-    from tunevsprompt.execution.passes import UnitRunner
+    from tunevsprompt.execution.unit_runner import UnitRunner
     from tunevsprompt.suite_loader import load_suite
 
     arm = task.unit.arm

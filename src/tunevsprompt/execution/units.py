@@ -112,10 +112,10 @@ class Schedule:
         self._chosen: dict[str, dict[str, Any]] = {}
         for config in arms:
             sweep = _sweep_of(config)
-            passes = len(arm_units(config, suite_seed, n_train, {}))
+            passes = arm_units(config, suite_seed, n_train, {})
             if sweep is None:
-                self._ready += arm_units(config, suite_seed, n_train, {})
-                self._expected[config.name] = passes
+                self._ready += passes
+                self._expected[config.name] = len(passes)
                 continue
             trials = trial_params(config, sweep)
             self._trials[config.name] = trials
@@ -124,7 +124,8 @@ class Schedule:
                 Unit(config.name, "trial", first_seed, trial=i, params=p)
                 for i, p in enumerate(trials)
             ]
-            self._expected[config.name] = len(trials) + passes
+            # The passes are handed out once the trials are done, with the winner's settings.
+            self._expected[config.name] = len(trials) + len(passes)
         self.total = sum(self._expected.values())
         self.done = 0
 

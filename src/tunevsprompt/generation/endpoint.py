@@ -51,6 +51,11 @@ class EndpointDefaults(BaseModel):
     )
 
 
+def is_hosted(config: object) -> bool:
+    """Whether an arm's model answers from an OpenAI-compatible endpoint (not this process)."""
+    return isinstance(config, HostedArmKeys) and config.backend == "openai"
+
+
 class HostedArmKeys(BaseModel):
     """Keys any prompting or RAG arm has for choosing where its model runs."""
 

@@ -1,0 +1,225 @@
+"""Running units in one process: the run's shared services (prediction cache, base model,
+forgetting meter), and keeping each finished unit in the run folder so that a rerun reuses it.
+What each kind of pass computes is in ``passes``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from tunevsprompt import RESULTS_SCHEMA_VERSION
+from tunevsprompt.arms.base import ArmConfig, RunContext, TaskInfo
+from tunevsprompt.errors import SuiteError
+from tunevsprompt.execution.base import (
+    PARTS_DIR,
+    ArmsRun,
+    GeneratorLoader,
+    RunObserver,
+    TrainableLoader,
+    cache_dir,
+    load_default_generator,
+    load_hf_generator,
+    prediction_cache_path,
+)
+from tunevsprompt.execution.passes import PASSES, Pass
+from tunevsprompt.execution.units import Unit, UnitResult, effective_config
+from tunevsprompt.forgetting.measure import ForgettingMeter
+from tunevsprompt.generation.caching import CacheSession, CachingGenerator
+from tunevsprompt.generation.device import device_name
+from tunevsprompt.generation.endpoint import is_hosted
+from tunevsprompt.store import PredictionCache, content_key, path_digest, write_json_atomic
+from tunevsprompt.suite_loader import LoadedSuite
+
+if TYPE_CHECKING:
+    from tunevsprompt.generation.hf import HFGenerator
+
+
+class UnitRunner:
+    """Runs units here, one after another, sharing one prediction cache, one lazily loaded
+    base model and the forgetting meter. Use as a context manager (closes the cache)."""
+
+    def __init__(
+        self,
+        run: ArmsRun,
+        observer: RunObserver,
+        generator_loader: GeneratorLoader = load_default_generator,
+        trainable_loader: TrainableLoader = load_hf_generator,
+    ):
+        self.run, self.observer = run, observer
+        loaded, options, data = run.loaded, run.options, run.data
+        suite = loaded.suite
+        self.cache = PredictionCache(prediction_cache_path(options), read=options.use_cache)
+        self.session = CacheSession(self.cache)
+        self._generator: CachingGenerator | None = None
+
+        def generator() -> CachingGenerator:
+            if self._generator is None:
+                observer.message(f"loading model {suite.model.id}")
+                self._generator = CachingGenerator(generator_loader(loaded, options), self.session)
+            return self._generator
+
+        def trainable_base() -> HFGenerator:
+            observer.message(f"loading a trainable copy of {suite.model.id}")
+            return trainable_loader(loaded, options)
+
+        self.ctx = RunContext(
+            TaskInfo(
+                suite.task.type,
+                suite.task.instruction,
+                data.labels,
+                suite.primary_metric(),
+                suite.task.target_field,
+            ),
+            suite.sampling.seed,
+            run.run_dir,
+            generator,
+            dev=data.dev,
+            cache_dir=cache_dir(options),
+            use_cache=options.use_cache,
+            load_trainable_base=trainable_base,
+            cached=lambda inner: CachingGenerator(inner, self.session),
+            log=observer.message,
+            data_root=loaded.folder,
+            device=options.device or suite.model.device,
+            endpoints=suite.openai,
+        )
+        self.meter = ForgettingMeter(loaded, self.ctx, observer.message)
+
+    def __enter__(self) -> UnitRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cache.close()
+
+    def model_manifest(self) -> dict[str, Any]:
+        return _model_manifest(self._generator)
+
+    def run_unit(self, unit: Unit) -> UnitResult:
+        """Run the unit, or reuse it whole from the run folder when it finished earlier with
+        the same settings. A pass with failed requests is not kept: a rerun asks again."""
+        loaded, options = self.run.loaded, self.run.options
+        config = effective_config(_arm_config(loaded, unit.arm), unit.params)
+        part_path = self.run.run_dir / PARTS_DIR / f"{unit.label}.json"
+        key = _part_key(loaded, options, config, unit, self.meter)
+        if options.use_cache and part_path.exists():
+            part = json.loads(part_path.read_text(encoding="utf-8"))
+            if part.get("key") == key:
+                self.observer.unit_finished(unit.label, reused=True)
+                return UnitResult(
+                    unit,
+                    part["record"],
+                    part.get("samples", []),
+                    part.get("visible_texts", []),
+                    part.get("probe_samples", []),
+                    reused=True,
+                )
+        job = Pass(
+            loaded,
+            config,
+            self.run.data.test,
+            self.session,
+            self.observer,
+            unit.label,
+            replace(
+                self.ctx,
+                seed=unit.seed,
+                variant=unit.variant,
+                config_error=_config_error(loaded, unit.arm),
+            ),
+        )
+        result = PASSES[unit.kind](job, unit, self)
+        result.model = self.model_manifest()
+        if result.record.get("errors"):
+            kinds = (result.record.get("api") or {}).get("error_kinds") or {}
+            named = ", ".join(f"{k} x{n}" for k, n in kinds.items()) or "errors"
+            self.observer.message(
+                f"WARNING: {unit.label}: {result.record['errors']} of {len(self.run.data.test)} "
+                f"requests failed ({named}); they count as wrong answers. "
+                "Rerun with the same --out to ask them again."
+            )
+        else:
+            write_json_atomic(
+                part_path,
+                {
+                    "key": key,
+                    "record": result.record,
+                    "samples": result.samples,
+                    "visible_texts": result.visible_texts,
+                    "probe_samples": result.probe_samples,
+                },
+            )
+        self.observer.unit_finished(unit.label, reused=False)
+        return result
+
+
+def _arm_config(loaded: LoadedSuite, name: str) -> ArmConfig:
+    return next(a for a in loaded.arms if a.name == name)
+
+
+def _config_error(
+    loaded: LoadedSuite, arm_name: str
+) -> Callable[[str, str, str | None], Exception]:
+    """Errors about this arm's settings found at run time, located like load-time ones."""
+    index = next(i for i, entry in enumerate(loaded.suite.arms) if entry.name == arm_name)
+
+    def error(key: str, message: str, hint: str | None = None) -> Exception:
+        loc: tuple[str | int, ...] = ("arms", index, *key.split("."))
+        return SuiteError([loaded.problem(loc, message, hint)])
+
+    return error
+
+
+def _part_key(
+    loaded: LoadedSuite, options: Any, config: ArmConfig, unit: Unit, meter: ForgettingMeter
+) -> str:
+    """Everything a unit's result depends on. The arm's list of seeds, its learning-curve
+    sizes and its sweep are left out: each pass is its own unit, so adding a seed reuses
+    the passes that finished."""
+    suite = loaded.suite
+    return content_key(
+        {
+            "arm": config.model_dump(mode="json", exclude={"seeds", "train_sizes", "sweep"}),
+            "pass": {"kind": unit.kind, "seed": unit.seed, "size": unit.size},
+            "arm_data": {
+                key: path_digest(loaded.folder / raw) for key, raw in config.data_paths().items()
+            },
+            "task": suite.task.model_dump(mode="json"),
+            "model": suite.model.model_dump(mode="json"),
+            # A hosted arm's answers depend on the suite's endpoint defaults too.
+            "endpoint": suite.openai.model_dump(mode="json")
+            if suite.openai and is_hosted(config)
+            else None,
+            "sampling": suite.sampling.model_dump(mode="json"),
+            "metrics": suite.metrics.model_dump(mode="json"),
+            "latency": suite.latency.model_dump(mode="json"),
+            # Only arms that are probed depend on the probes.
+            "forgetting": meter.identity if config.changes_weights else None,
+            "limit": options.limit,
+            "train_limit": options.train_limit,
+            "device": options.device,
+            "schema": RESULTS_SCHEMA_VERSION,
+        }
+    )
+
+
+def _model_manifest(generator: CachingGenerator | None) -> dict[str, Any]:
+    if generator is None:
+        return {"device": None, "model": None}
+    inner = generator.inner
+    resolved = getattr(inner, "resolved", None)
+    return {
+        "device": generator.device,
+        "device_name": device_name(generator.device),
+        "model": {
+            "id": getattr(inner, "model_id", None),
+            "source": getattr(resolved, "source", None),
+            "source_sha256": getattr(resolved, "source_sha256", None),
+            "fingerprint": generator.fingerprint,
+            "parameters": getattr(inner, "num_parameters", None),
+            "dtype": str(getattr(inner, "dtype", "")) or None,
+            "load_s": getattr(inner, "load_s", None),
+            "prompt_cache_reuse": getattr(inner, "reuse_prompt_cache", None),
+        },
+    }
