@@ -55,6 +55,7 @@ bench: setup
 	$(BIN)/python bench/bench_training.py
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_forgetting.py
+	$(BIN)/python bench/bench_decision.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

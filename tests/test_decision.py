@@ -132,81 +132,73 @@ def test_checks_are_ci_aware() -> None:
 def _arm(value: float, ci: tuple[float, float], monthly: float, p95: float = 100) -> dict[str, Any]:
     return {
         "quality": {"metric": "accuracy", "value": value, "ci95": list(ci)},
-        "latency_ms": {"p95": p95},
+        "latency_ms": {"p95": p95, "p95_ci95": [0.9 * p95, 1.1 * p95], "n": 100},
         "cost": {"monthly_usd": monthly},
     }
 
 
-def _pair(a: str, b: str, winner: str | None, difference: float) -> dict[str, Any]:
+def _pair(a: str, b: str, difference: float, se: float = 0.02) -> dict[str, Any]:
+    """A comparisons entry of a − b with a normal standard error."""
     return {
         "arms": [a, b],
         "metric": "accuracy",
         "n": 150,
-        "winner": winner,
         "difference": difference,
-        "ci95": [difference - 0.05, difference + 0.05],
-        "p_holm": 0.01 if winner else 0.4,
-        "mde": 0.1,
+        "ci95": [difference - 1.96 * se, difference + 1.96 * se],
+        "method": "paired-t",
+        "se": se,
+        "df": None,
+        "variance": {"examples": se * se, "seeds": 0.0},
     }
 
 
-def test_cheapest_feasible_arm_not_significantly_worse_wins() -> None:
+def test_bars_give_verdicts_and_the_cheaper_arm_must_show_it_is_within_the_margin() -> None:
     arms = {
         "zero-shot": _arm(0.40, (0.33, 0.47), 5),
         "few-shot": _arm(0.80, (0.74, 0.86), 40),
-        "lora": _arm(0.83, (0.77, 0.88), 12),
+        "lora": _arm(0.79, (0.73, 0.85), 12),
         "slow": _arm(0.85, (0.80, 0.90), 3, p95=5000),
     }
     comparisons = [
-        _pair("zero-shot", "lora", "lora", -0.43),
-        _pair("few-shot", "lora", None, -0.03),
-    ]
-    crossings = [
-        {
-            "arms": ["few-shot", "lora"],
-            "volume": 20_000.0,
-            "cheaper_below": "few-shot",
-            "cheaper_above": "lora",
-        },
+        _pair("zero-shot", "lora", -0.39),
+        _pair("few-shot", "lora", 0.01, se=0.004),
     ]
     policy = DecisionConfig(min_quality=0.6, max_p95_ms=1000)
-    result = recommend(
-        arms, DecisionInputs(comparisons, crossings, policy, 100_000, "accuracy", 100)
-    )
-    assert result["arm"] == "lora"
+    result = recommend(arms, DecisionInputs(comparisons, [], policy, 100_000, "accuracy", 100))
     assert result["verdicts"] == {
         "zero-shot": "REJECT",
         "few-shot": "ALLOW",
         "lora": "ALLOW",
         "slow": "REJECT",
     }
+    # few-shot − lora = 0.01 [0.002, 0.018]: lora loses less than the 0.02 margin.
+    assert result["arm"] == "lora" and result["status"] == "recommended"
+    (claim,) = result["claims"]
+    assert claim["arm"] == "lora" and claim["against"] == ["few-shot"] and claim["met"]
     text = " ".join(result["reasons"])
     assert "Recommend lora" in text and "$12.00/month" in text
     assert (
-        "few-shot becomes cheaper than lora below 20,000 requests/month."
-        in result["flip_conditions"]
+        "lora is significantly worse (this comparison alone), but by less than the margin 0.02"
+        in text
     )
     assert any(
-        "slow would qualify if the p95 latency limit were 5,000 ms" in f
+        "slow would qualify if the p95 latency limit were 5,500 ms" in f
         for f in result["flip_conditions"]
     )
     assert (
-        "zero-shot would be enough if the accuracy bar were 0.33 (its CI lower bound) "
+        "zero-shot would qualify if the accuracy bar were 0.33 (its CI lower bound) "
         "instead of 0.6." in result["flip_conditions"]
     )
-    # A cheaper arm that is not significantly worse than the best is preferred over it.
-    arms["few-shot"]["cost"]["monthly_usd"] = 4
-    assert (
-        recommend(arms, DecisionInputs(comparisons, crossings, policy, 100_000, "accuracy", 100))[
-            "arm"
-        ]
-        == "few-shot"
-    )
+    # The same loss with a wide interval is not shown within the margin: few-shot stays.
+    wide = [comparisons[0], _pair("few-shot", "lora", 0.01, se=0.03)]
+    kept = recommend(arms, DecisionInputs(wide, [], policy, 100_000, "accuracy", 100))
+    assert kept["arm"] == "few-shot"
+    assert any(f.startswith("With a margin of 0.069 ") for f in kept["flip_conditions"])
 
 
 def test_quality_bar_flip_and_no_feasible_arm() -> None:
     arms = {"zero-shot": _arm(0.62, (0.55, 0.72), 5), "lora": _arm(0.90, (0.85, 0.94), 20)}
-    comparisons = [_pair("zero-shot", "lora", "lora", -0.28)]
+    comparisons = [_pair("zero-shot", "lora", -0.28)]
     result = recommend(
         arms,
         DecisionInputs(comparisons, [], DecisionConfig(min_quality=0.7), 1000, "accuracy", 100),
@@ -214,14 +206,14 @@ def test_quality_bar_flip_and_no_feasible_arm() -> None:
     assert result["arm"] == "lora"
     assert result["verdicts"]["zero-shot"] == "INCONCLUSIVE"
     assert any(
-        "zero-shot would be enough if the accuracy bar were 0.55" in f
+        "zero-shot would qualify if the accuracy bar were 0.55" in f
         for f in result["flip_conditions"]
     )
     nothing = recommend(
         arms,
         DecisionInputs(comparisons, [], DecisionConfig(min_quality=0.99), 1000, "accuracy", 100),
     )
-    assert nothing["arm"] is None
+    assert nothing["arm"] is None and nothing["status"] == "no-feasible-arm"
     assert nothing["reasons"][0].startswith("No arm is shown to meet every constraint")
     budget = recommend(
         arms,
@@ -246,7 +238,7 @@ def test_decide_on_the_fixture_run_folder() -> None:
         ("zero-shot", "soft-prompt"),
         ("lora", "soft-prompt"),
     }
-    assert pairs[("zero-shot", "lora")]["test"] == "mcnemar-exact"
+    assert pairs[("zero-shot", "lora")]["test"] == "tango-score"
     assert pairs[("zero-shot", "lora")]["winner"] == "lora"
     assert pairs[("lora", "soft-prompt")]["verdict"] == "INCONCLUSIVE"
     lora = out["arms"]["lora"]
@@ -267,17 +259,17 @@ def test_decide_on_the_fixture_run_folder() -> None:
     assert Policy.from_results(out) == policy
 
 
-def test_an_arm_never_compared_with_the_best_is_not_its_peer() -> None:
-    # Without per-example samples there are no comparisons: the cheaper arm cannot be called
-    # as good as the best, so the best is recommended and the reasons say why.
+def test_an_arm_never_compared_cannot_claim_a_saving() -> None:
+    # Without per-example samples there are no comparisons: the cheaper arm cannot be shown
+    # within the margin, so the dearer one is recommended and the reasons say why.
     arms = {"cheap": _arm(0.50, (0.40, 0.60), 1), "best": _arm(0.90, (0.85, 0.94), 20)}
     result = recommend(arms, DecisionInputs([], [], DecisionConfig(), 1000, "accuracy", 100))
     assert result["arm"] == "best"
-    assert any("was not compared with best" in r for r in result["reasons"])
-    compared = [_pair("cheap", "best", None, -0.4)]
+    assert any("was never compared with best" in r for r in result["reasons"])
+    compared = [_pair("cheap", "best", -0.4)]
     result = recommend(arms, DecisionInputs(compared, [], DecisionConfig(), 1000, "accuracy", 100))
-    assert result["arm"] == "cheap"
-    assert any("not demonstrated" in r and "Holm p = 0.4" in r for r in result["reasons"])
+    assert result["arm"] == "best"
+    assert any("lies wholly above the margin" in r for r in result["reasons"])
 
 
 def test_decide_without_samples_keeps_the_runs_comparisons() -> None:
@@ -309,3 +301,35 @@ def test_a_hosted_model_without_a_price_has_an_unknown_cost_that_says_how_to_pri
     )
     cost = arm_cost(record, {}, priced, 1000)
     assert cost["per_1k_requests_usd"] == pytest.approx(1000 * 120 * 1.0 / 1e6)
+
+
+def test_the_recommendation_at_other_volumes_checks_the_budget_there() -> None:
+    def priced(value: float, one_time: float, per_1k: float) -> dict[str, Any]:
+        arm = _arm(value, (value - 0.05, value + 0.05), 0.0)
+        arm["cost"] = {
+            "one_time_usd": one_time,
+            "per_1k_requests_usd": per_1k,
+            "monthly_usd": one_time / 12 + 100 * per_1k,
+            "basis": {"amortise_months": 12},
+        }
+        return arm
+
+    # prompt: $0.10 per 1k requests; tuned: $600 once ($50 a month) + $0.01 per 1k.
+    arms = {"prompt": priced(0.80, 0.0, 0.10), "tuned": priced(0.79, 600.0, 0.01)}
+    # prompt − tuned = 0.01 [-0.01, 0.03]: prompt is within the margin of tuned, tuned is not
+    # shown within the margin of prompt.
+    pair = [_pair("prompt", "tuned", 0.01, se=0.01)]
+    policy = DecisionConfig(max_monthly_usd=80)
+    inputs = DecisionInputs(pair, [], policy, 100_000, "accuracy", 100, (100_000, 1_000_000))
+    result = recommend(arms, inputs)
+    # At 100,000 requests prompt costs $10 and tuned $51: prompt, the cheaper, is chosen.
+    assert result["arm"] == "prompt"
+    # At 1,000,000 prompt costs $100, over the $80 budget, and tuned $60: tuned is the only
+    # arm within budget there, though it is not shown within the margin of prompt.
+    assert result["by_volume"] == {"100000": "prompt", "1000000": "tuned"}
+    # The budget is met by prompt up to 800,000 requests and by tuned up to 3,000,000.
+    assert result["flip_conditions"][:2] == [
+        "From 800,000 to 3,000,000 requests/month the recommendation would be tuned.",
+        "Above 3,000,000 requests/month the recommendation would be no arm (none meets the "
+        "constraints).",
+    ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.cli import main
 
 pytestmark = pytest.mark.slow
@@ -42,10 +43,10 @@ def test_compare_writes_the_decision_and_applies_the_gates(
     assert failure is not None
 
     results = json.loads((out / "results.json").read_text())
-    assert results["schema_version"] == "1.0"
+    assert results["schema_version"] == RESULTS_SCHEMA_VERSION
     (pair,) = results["comparisons"]
     assert pair["arms"] == ["zero-shot", "few-shot"] and pair["n"] == 10
-    assert pair["test"] == "mcnemar-exact" and 0 <= pair["p_holm"] <= 1
+    assert pair["test"] == "tango-score" and 0 <= pair["p_holm"] <= 1
     for record in results["arms"].values():
         cost = record["cost"]
         assert cost["per_1k_requests_usd"] > 0 and cost["monthly_usd"] > 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +9,6 @@ from sklearn.metrics import f1_score
 
 from tunevsprompt.labels import LabelSet, is_parse_failure
 from tunevsprompt.metrics import encode_labels, generation_scores, macro_f1_codes, token_f1
-from tunevsprompt.stats import mean_ci
 
 LABELS = LabelSet(
     ["card_arrival", "Refund_not_showing_up", "card_linking", "top_up_failed", "top_up"]
@@ -92,14 +90,3 @@ def test_macro_f1_matches_sklearn(pairs: list[tuple[str, str | None]]) -> None:
         zero_division=0,
     )
     assert macro_f1_codes(y_true, y_pred, n) == pytest.approx(expected)
-
-
-def test_bootstrap_ci_contains_mean_and_narrows_with_n() -> None:
-    rng = np.random.default_rng(0)
-    small = (rng.random(50) < 0.6).astype(float)
-    large = (rng.random(2000) < 0.6).astype(float)
-    lo_s, hi_s = mean_ci(small, 1000, 0)
-    lo_l, hi_l = mean_ci(large, 1000, 0)
-    assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
-    assert (hi_l - lo_l) < (hi_s - lo_s)
-    assert mean_ci(small, 1000, 0) == (lo_s, hi_s)

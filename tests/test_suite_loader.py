@@ -213,3 +213,27 @@ def test_gates_must_name_arms_of_the_suite(tmp_path: Path) -> None:
         load_suite(suite)
     assert "gates.require_recommendation" in str(info.value)
     assert "did you mean 'lora'" in str(info.value)
+
+
+def test_cluster_field_p95_and_parse_failure_bars_are_checked_against_the_sample(
+    suite_dir: Path,
+) -> None:
+    missing = _write(suite_dir, SHIPPED.read_text() + "metrics:\n  cluster_field: channel\n")
+    code, out = _validate(missing)
+    assert code == 2 and "metrics.cluster_field" in out and "no field 'channel'" in out
+    by_label = _write(suite_dir, SHIPPED.read_text() + "metrics:\n  cluster_field: category\n")
+    assert load_suite(by_label).suite.metrics.cluster_field == "category"
+    assert _validate(by_label)[0] == 0
+
+    timed = _variant(
+        "decision:\n", "decision:\n  max_p95_ms: 3000\n  max_parse_failure_rate: 0.01\n"
+    )
+    code, out = _validate(_write(suite_dir, timed))
+    assert code == 0
+    assert "only 20 requests are timed" in out and "at least 72" in out
+    assert "max_parse_failure_rate 0.01 cannot be shown on 154 test examples" in out
+    default = _write(suite_dir, timed.replace("latency:\n  sample: 20\n", "latency:\n"))
+    suite = load_suite(default).suite
+    assert suite.latency.sample is None and suite.latency_sample() == 72
+    plain = load_suite(SHIPPED).suite
+    assert plain.decision.max_p95_ms is None

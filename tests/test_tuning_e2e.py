@@ -239,6 +239,15 @@ def test_seeds_and_learning_curve(five_intent_dir: Path, tmp_path: Path) -> None
     few = arms_record["few-shot"]
     assert [p["train_size"] for p in few["learning_curve"]] == [5, 20]
     assert len(few["seeds"]["per_seed"]) == 2
+    # The headline figure is the mean over the seeds, its interval includes the spread
+    # between them, and the second seed's examples are kept for the comparisons.
+    assert lora["quality"]["value"] == pytest.approx(sum(values) / 2, abs=1e-6)
+    assert lora["quality"]["seeds"]["n"] == 2 and "seeds" in lora["quality"]["method"]
+    seed_rows = [json.loads(line) for line in (run / "seed_samples.jsonl").open()]
+    assert {(r["arm"], r["seed"]) for r in seed_rows} == {("lora", 1), ("few-shot", 1)}
+    assert sum(r["arm"] == "lora" for r in seed_rows) == 5
+    (pair,) = [c for c in results(run)["comparisons"] if set(c["arms"]) == {"lora", "few-shot"}]
+    assert "seeds" in pair["method"] and pair["variance"]["seeds"] >= 0
 
 
 def test_soft_prompt_and_lora_are_probed_for_forgetting_as_they_answer(tuned_run: Path) -> None:

@@ -2,4 +2,4 @@
 
 __version__ = "0.1.0"
 
-RESULTS_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "2.0"

@@ -37,6 +37,8 @@ def _run_guarded(debug: bool, action: Callable[[], None]) -> None:
         _fail(f"error: the suite is invalid\n{exc}", EXIT_USAGE)
     except (RunFolderError, GateUsageError) as exc:
         _fail(f"error: {exc}", EXIT_USAGE)
+    except click.UsageError as exc:
+        _fail(f"error: {exc.message}", EXIT_USAGE)
     except (RunError, GeneratorError) as exc:
         if debug:
             traceback.print_exc()
@@ -86,6 +88,8 @@ def validate(suite: Path, debug: bool) -> None:
             f"{suite}: ok ({len(loaded.arms)} arms: {', '.join(a.name for a in loaded.arms)}; "
             f"train {sizes['train']}, dev {sizes['dev']}, test {sizes['test']} after sampling caps)"
         )
+        for warning in loaded.suite.sample_warnings(sizes["test"]):
+            click.echo(f"warning: {warning}")
         probed = [a.name for a in loaded.arms if a.changes_weights]
         forgetting = loaded.suite.forgetting_config()
         if probed and forgetting.enabled and forgetting.probes:
@@ -215,10 +219,162 @@ def report(run_dir: Path, suite_path: Path | None, debug: bool) -> None:
     def action() -> None:
         policy = Policy.from_suite(load_suite(suite_path).suite) if suite_path else None
         results = refresh_run(run_dir, policy)
-        chosen = (results.get("recommendation") or {}).get("arm")
-        click.echo(f"{run_dir / 'report.html'} (recommended: {chosen or 'none'})")
+        click.echo(f"{run_dir / 'report.html'} ({_outcome(results)})")
 
     _run_guarded(debug, action)
+
+
+@main.command()
+@click.argument(
+    "run_dir", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path)
+)
+@click.option(
+    "--margin",
+    help="Largest loss accepted for a cheaper arm: 0.02 (metric units) or 5% (of the dearer "
+    "arm's score). Default: the run's, else 0.02.",
+)
+@click.option(
+    "--discordance",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Without RUN_DIR, for accuracy: share of examples on which the two arms disagree.",
+)
+@click.option(
+    "--sd",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Without RUN_DIR, for a graded metric: sd of the per-example differences.",
+)
+@click.option(
+    "--gap", type=float, default=0.0, show_default=True, help="True loss of the cheaper arm."
+)
+@click.option("--power", type=click.FloatRange(0.5, 0.99), default=0.8, show_default=True)
+@click.option(
+    "--comparisons",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Arms that claim a saving (the decision's family).",
+)
+@click.option(
+    "--design-effect",
+    type=click.FloatRange(min=1),
+    default=1.0,
+    show_default=True,
+    help="Variance inflation from clustered examples (reported by runs with a cluster_field).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def plan(
+    run_dir: Path | None,
+    margin: str | None,
+    discordance: float | None,
+    sd: float | None,
+    gap: float,
+    power: float,
+    comparisons: int,
+    design_effect: float,
+    debug: bool,
+) -> None:
+    """How many test examples would show that a cheaper arm loses less than the margin:
+    from a finished run's own comparisons (RUN_DIR), or from assumptions (--discordance for
+    accuracy, --sd for graded metrics)."""
+    from tunevsprompt.decide import plan as planning
+
+    def margin_value() -> float | str:
+        from tunevsprompt.decide.config import parse_margin
+
+        if margin is None:
+            return 0.02
+        try:
+            value: float | str = float(margin)
+        except ValueError:
+            value = margin
+        try:
+            parse_margin(value)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        return value
+
+    def action() -> None:
+        if run_dir is not None:
+            if discordance is not None or sd is not None:
+                raise click.UsageError("give RUN_DIR or --discordance/--sd, not both")
+            _plan_run(run_dir, margin_value() if margin is not None else None, power)
+            return
+        if (discordance is None) == (sd is None):
+            raise click.UsageError(
+                "give RUN_DIR, or exactly one of --discordance (accuracy) and --sd (graded)"
+            )
+        value = margin_value()
+        if isinstance(value, str):
+            raise click.UsageError("without RUN_DIR give --margin as a number, e.g. 0.02")
+        if discordance is not None:
+            if abs(gap) > discordance:
+                raise click.UsageError(
+                    f"--gap {gap:g} cannot exceed --discordance {discordance:g}: the arms can "
+                    "only differ on examples where they disagree"
+                )
+            n = planning.plan_binary(discordance, gap, value, power, comparisons, design_effect)
+            how = f"the arms disagree on {discordance:.0%} of examples (Tango's test, exact power)"
+        else:
+            assert sd is not None
+            n = planning.plan_means(sd, gap, value, power, comparisons, design_effect)
+            how = f"per-example differences have sd {sd:g} (t test)"
+        head = (
+            f"margin {value:g}, true loss {gap:g}, {how}, {comparisons} comparison(s), "
+            f"power {power:.0%}"
+        )
+        if n is None:
+            click.echo(
+                f"{head}: no number of test examples is enough (the loss is not below the margin)"
+            )
+        else:
+            click.echo(f"{head}: {n:,} test examples")
+
+    _run_guarded(debug, action)
+
+
+def _outcome(results: dict[str, Any]) -> str:
+    """The recommendation in a few words."""
+    recommendation = results.get("recommendation") or {}
+    if recommendation.get("arm"):
+        return f"recommended: {recommendation['arm']}"
+    if recommendation.get("status") == "undecided":
+        return f"no arm recommended yet; {recommendation.get('leading')} leads"
+    return "recommended: none"
+
+
+def _plan_run(run_dir: Path, margin: float | str | None, power: float) -> None:
+    """`tvp plan RUN_DIR`: the run's decision, recomputed in memory, then one line per
+    comparison it made."""
+    from tunevsprompt.decide import plan as planning
+    from tunevsprompt.decide.analyse import Policy, decide
+    from tunevsprompt.report.write import SEED_SAMPLES
+    from tunevsprompt.run_folder import load_results, read_samples
+
+    results = load_results(run_dir)
+    results = decide(
+        results,
+        read_samples(run_dir),
+        Policy.from_results(results),
+        read_samples(run_dir, SEED_SAMPLES),
+    )
+    rows = planning.plan_run(results, margin, power)
+    if not rows:
+        click.echo(
+            "the decision made no comparison that a larger sample could settle (no cheaper arm "
+            "meets the constraints beside an arm that costs more)"
+        )
+        return
+    for row in rows:
+        needed = (
+            "never (the observed loss is not below the margin)"
+            if row.needed is None
+            else (f"{row.needed:,}")
+        )
+        state = "within the margin in this run" if row.shown else "not shown in this run"
+        click.echo(
+            f"{row.arm} vs {row.against}: {row.against} − {row.arm} = {row.difference:+.3f}, "
+            f"margin {row.margin:g}; n = {row.n:,}, needed at {power:.0%} power: {needed} ({state})"
+        )
 
 
 @main.command()

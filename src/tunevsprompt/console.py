@@ -181,10 +181,16 @@ def recommendation_text(results: dict[str, Any]) -> str:
     if not recommendation:
         return ""
     chosen = recommendation.get("arm")
+    if chosen:
+        headline = f"[bold]Recommendation: {escape(chosen)}[/bold]"
+    elif recommendation.get("status") == "undecided":
+        leading = escape(str(recommendation.get("leading")))
+        headline = f"[bold]No arm recommended yet[/bold] ({leading} leads; see why)"
+    else:
+        headline = "[bold]No arm recommended[/bold]"
     lines = [
-        f"[bold]Recommendation: {escape(chosen)}[/bold]"
-        if chosen
-        else "[bold]No arm recommended[/bold]",
+        headline,
+        *(f"  ! {escape(warning)}" for warning in recommendation.get("warnings") or []),
         *(f"  - {escape(reason)}" for reason in recommendation.get("reasons", [])),
     ]
     flips = recommendation.get("flip_conditions") or []

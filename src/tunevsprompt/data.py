@@ -10,12 +10,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunevsprompt.errors import SuiteError
 from tunevsprompt.labels import LabelSet, labels_from_data
 from tunevsprompt.suite_loader import KeyPath, LoadedSuite
 from tunevsprompt.types import Example
+
+if TYPE_CHECKING:
+    from tunevsprompt.suite import TaskConfig
 
 SPLITS = ("train", "dev", "test")
 
@@ -181,7 +184,49 @@ def _to_examples(loaded: LoadedSuite, split: str, rows: list[dict[str, Any]]) ->
         raise SuiteError(
             [loaded.problem(("task", "id_field"), f"ids in the {split} split are not unique")]
         )
+    if split == "test":
+        _check_clusters(loaded, rows, columns)
     return examples
+
+
+def _check_clusters(loaded: LoadedSuite, rows: list[dict[str, Any]], columns: list[Any]) -> None:
+    """Every test example needs a value of the cluster field."""
+    name = loaded.suite.metrics.cluster_field
+    if name is None:
+        return
+    missing = [i for i, row in enumerate(rows) if row.get(name) in (None, "")]
+    distinct = {str(row.get(name)) for row in rows}
+    if name not in rows[0] or missing or len(distinct) < 2:
+        if name not in rows[0]:
+            where = f"the test split has no field {name!r}"
+        elif missing:
+            where = f"test rows {', '.join(str(i + 1) for i in missing[:5])} have no {name!r} value"
+        else:
+            where = (
+                f"every test example has the same {name!r}: one cluster leaves nothing to "
+                "estimate the spread between clusters from"
+            )
+        raise SuiteError(
+            [
+                loaded.problem(
+                    ("metrics", "cluster_field"),
+                    where,
+                    f"its fields are: {', '.join(map(str, columns))}",
+                )
+            ]
+        )
+
+
+def example_cluster(example: Example, task: TaskConfig, field: str | None) -> str | None:
+    """The example's value of the cluster field (None without one)."""
+    if field is None:
+        return None
+    if field == task.target_field:
+        return example.target
+    if field == task.input_field:
+        return example.input
+    value = example.meta.get(field)
+    return None if value is None else str(value)
 
 
 def carve_dev(

@@ -1,4 +1,4 @@
-"""Turn an arm's predictions into quality figures with 95% bootstrap CIs."""
+"""Turn an arm's predictions into quality figures with 95% intervals."""
 
 from __future__ import annotations
 
@@ -9,13 +9,9 @@ from typing import Any
 import numpy as np
 
 from tunevsprompt.labels import is_parse_failure
-from tunevsprompt.metrics import encode_labels, generation_scores, macro_f1_codes
-from tunevsprompt.stats import mean_ci, statistic_ci
+from tunevsprompt.metrics import encode_labels, generation_scores
+from tunevsprompt.quality import QualitySettings, single_pass_figure
 from tunevsprompt.types import Example, Prediction
-
-
-def _figure(value: float, ci: tuple[float, float]) -> dict[str, Any]:
-    return {"value": round(value, 6), "ci95": [round(ci[0], 6), round(ci[1], 6)]}
 
 
 def score_predictions(
@@ -25,28 +21,29 @@ def score_predictions(
     primary: str,
     n_boot: int,
     seed: int,
+    clusters: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, float]]]:
-    """Quality record for results.json, and per-example metric values for samples.jsonl."""
+    """Quality record for results.json, and per-example metric values for samples.jsonl.
+    Intervals as in ``quality``: Clopper–Pearson for accuracy and exact match, t for graded
+    means, a bootstrap standard error for macro-F1; cluster-robust with ``clusters``."""
     targets = [e.target for e in examples]
+    settings = QualitySettings(n_boot=n_boot, seed=seed)
     metrics: dict[str, Any] = {}
     if task_type == "classification":
         guesses = [p.prediction for p in predictions]
         correct = np.array([float(g == t) for g, t in zip(guesses, targets, strict=True)])
-        metrics["accuracy"] = _figure(float(correct.mean()), mean_ci(correct, n_boot, seed))
-        y_true, y_pred, n_labels = encode_labels(targets, guesses)
-        macro = macro_f1_codes(y_true, y_pred, n_labels)
-        ci = statistic_ci(
-            lambda idx: macro_f1_codes(y_true[idx], y_pred[idx], n_labels),
-            len(targets),
-            n_boot,
-            seed,
+        metrics["accuracy"] = single_pass_figure(
+            "accuracy", "mean", correct, None, 0, clusters, settings
         )
-        metrics["macro_f1"] = _figure(macro, ci)
+        y_true, y_pred, n_labels = encode_labels(targets, guesses)
+        metrics["macro_f1"] = single_pass_figure(
+            "macro_f1", "macro_f1", y_pred, y_true, n_labels, clusters, settings
+        )
         per_example = [{"accuracy": float(c)} for c in correct]
     else:
         scores = generation_scores([p.raw_output for p in predictions], targets)
         for name, values in scores.items():
-            metrics[name] = _figure(float(values.mean()), mean_ci(values, n_boot, seed))
+            metrics[name] = single_pass_figure(name, "mean", values, None, 0, clusters, settings)
         per_example = [
             {name: float(scores[name][i]) for name in scores} for i in range(len(targets))
         ]

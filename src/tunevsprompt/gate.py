@@ -57,7 +57,13 @@ def _from_check(check: Check) -> GateResult:
 
 
 def _has_bars(gates: GatesConfig) -> bool:
-    bars = (gates.min_quality, gates.max_p95_ms, gates.max_forgetting, gates.max_error_rate)
+    bars = (
+        gates.min_quality,
+        gates.max_p95_ms,
+        gates.max_forgetting,
+        gates.max_error_rate,
+        gates.max_parse_failure_rate,
+    )
     return any(v is not None for v in bars)
 
 
@@ -98,6 +104,15 @@ def _recommendation_gate(recommendation: dict[str, Any] | None, wanted: str) -> 
     chosen = recommendation.get("arm")
     if chosen == wanted:
         return GateResult(name, "pass", f"{wanted} is the recommended arm")
+    if chosen is None and recommendation.get("status") == "undecided":
+        leading = recommendation.get("leading")
+        return GateResult(
+            name,
+            "fail",
+            f"no arm is recommended yet ({leading} leads, but is not shown to lose less than "
+            f"the margin against an arm that costs more or whose cost is unknown), so not "
+            f"{wanted}",
+        )
     shown = chosen if chosen is not None else "no arm"
     return GateResult(name, "fail", f"{shown} is recommended, not {wanted}")
 

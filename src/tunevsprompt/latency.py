@@ -1,4 +1,5 @@
-"""Per-request latency: one request at a time, after a warm-up, never from the cache."""
+"""Per-request latency: one request at a time, after a warm-up, never from the cache; p50
+and p95 with order-statistic intervals."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def measure_latency(
                 stages.setdefault("generation", []).append(total - sum(before_model.values()))
     summary: dict[str, Any] = {
         **percentiles(list(timings.values())),
+        **latency_intervals(list(timings.values())),
         "n": len(timings),
         "batch_size": 1,
         "warmup": min(warmup, len(chosen)),
@@ -61,4 +63,19 @@ def percentiles(values: Sequence[float], digits: int = 3) -> dict[str, float]:
         "p50": round(float(np.percentile(array, 50)), digits),
         "p95": round(float(np.percentile(array, 95)), digits),
         "mean": round(float(array.mean()), digits),
+    }
+
+
+def latency_intervals(values: Sequence[float], digits: int = 3) -> dict[str, Any]:
+    """95% order-statistic intervals of p50 and p95 (a side is None when this many timed
+    requests cannot bound it: a p95 upper bound needs 72), and the timed count."""
+    from tunevsprompt.stats import CI_LEVEL, quantile_interval
+
+    def rounded(bounds: tuple[float | None, float | None]) -> list[float | None]:
+        return [None if b is None else round(b, digits) for b in bounds]
+
+    return {
+        "p50_ci95": rounded(quantile_interval(values, 0.5, CI_LEVEL)),
+        "p95_ci95": rounded(quantile_interval(values, 0.95, CI_LEVEL)),
+        "n": len(values),
     }

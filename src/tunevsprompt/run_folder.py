@@ -25,10 +25,15 @@ def load_results(run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def read_samples(run_dir: Path) -> list[dict[str, Any]]:
-    """samples.jsonl rows (empty when the file is absent)."""
-    path = run_dir / "samples.jsonl"
+def read_samples(run_dir: Path, name: str = "samples.jsonl") -> list[dict[str, Any]]:
+    """samples.jsonl rows, or another JSON-lines file's (empty when the file is absent)."""
+    path = run_dir / name
     if not path.exists():
         return []
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise RunFolderError(
+            f"{path} is not valid JSON lines ({exc}): rerun `tvp compare`"
+        ) from exc

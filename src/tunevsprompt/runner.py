@@ -25,12 +25,13 @@ from tunevsprompt.execution.base import (
 from tunevsprompt.execution.local import LocalExecutor
 from tunevsprompt.forgetting.measure import fill_unchanged, forgetting_summary
 from tunevsprompt.manifest import now_iso, start_manifest
-from tunevsprompt.report.write import write_reports
+from tunevsprompt.report.write import SEED_SAMPLES, write_reports
 from tunevsprompt.store import write_json_atomic, write_jsonl_atomic
 from tunevsprompt.suite_loader import LoadedSuite
 
 __all__ = [
     "FORGETTING_SAMPLES",
+    "SEED_SAMPLES",
     "ArmOutcome",
     "ArmsRun",
     "Executor",
@@ -86,11 +87,19 @@ def run_compare(
         finished_at=now_iso(),
     )
     samples = [row for o in outcomes.values() for row in o.samples]
+    seed_samples = [row for o in outcomes.values() for row in o.seed_samples]
     results = decide(
-        _assemble(loaded, data, manifest, outcomes, run_dir), samples, Policy.from_suite(suite)
+        _assemble(loaded, data, manifest, outcomes, run_dir),
+        samples,
+        Policy.from_suite(suite),
+        seed_samples,
     )
     write_json_atomic(run_dir / "results.json", results)
     write_jsonl_atomic(run_dir / "samples.jsonl", samples)
+    if seed_samples:
+        write_jsonl_atomic(run_dir / SEED_SAMPLES, seed_samples)
+    else:
+        (run_dir / SEED_SAMPLES).unlink(missing_ok=True)
     write_jsonl_atomic(
         run_dir / FORGETTING_SAMPLES, (row for o in outcomes.values() for row in o.probe_samples)
     )
@@ -117,6 +126,8 @@ def _assemble(
         "task": {
             "type": suite.task.type,
             "primary_metric": suite.primary_metric(),
+            "cluster_field": suite.metrics.cluster_field,
+            "bootstrap_samples": suite.metrics.bootstrap_samples,
             "labels": labels.labels if labels else None,
             "label_forms": labels.surface if labels else None,
             "data": data.provenance,

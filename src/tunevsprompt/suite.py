@@ -104,13 +104,35 @@ class MetricsConfig(Strict):
         None,
         description="Headline metric. Default: accuracy (classification), token_f1 (generation).",
     )
-    bootstrap_samples: int = Field(1000, ge=100, description="Bootstrap resamples for 95% CIs.")
+    bootstrap_samples: int = Field(
+        10_000,
+        ge=100,
+        description="Bootstrap resamples for the standard error of metrics that are not a "
+        "mean over examples (macro-F1). The decision always uses at least 10,000, so that the "
+        "bootstrap seed cannot change a verdict.",
+    )
+    cluster_field: str | None = Field(
+        None,
+        description="A field of the data whose examples are not independent of each other "
+        "(the source document, the template, the intent): every interval and test then "
+        "treats each cluster as one unit (cluster-robust standard errors, whole clusters "
+        "resampled), and the design effect is reported.",
+    )
+
+
+DEFAULT_LATENCY_SAMPLE = 50
 
 
 class LatencyConfig(Strict):
     """Per-request latency, measured one request at a time after a warm-up."""
 
-    sample: int = Field(50, ge=0, description="Examples timed at batch size 1 (0 turns it off).")
+    sample: int | None = Field(
+        None,
+        ge=0,
+        description="Examples timed at batch size 1 (0 turns it off). Default: 50, or 72 when "
+        "the decision or the gates set a p95 bar (the fewest requests whose slowest one bounds "
+        "a p95 with 95% confidence).",
+    )
     warmup: int = Field(2, ge=0, description="Untimed requests before timing.")
 
 
@@ -185,6 +207,48 @@ class Suite(Strict):
     def forgetting_config(self) -> ForgettingConfig:
         """The suite's forgetting block, or the built-in default when it has none."""
         return self.forgetting or ForgettingConfig()
+
+    def latency_sample(self) -> int:
+        """The timed sample: the suite's, else enough to bound a p95 bar when one is set."""
+        if self.latency.sample is not None:
+            return self.latency.sample
+        from tunevsprompt.stats import CI_LEVEL, samples_to_bound_quantile
+
+        bars = (self.decision.max_p95_ms, self.gates.max_p95_ms if self.gates else None)
+        if any(bar is not None for bar in bars):
+            return max(DEFAULT_LATENCY_SAMPLE, samples_to_bound_quantile(0.95, CI_LEVEL))
+        return DEFAULT_LATENCY_SAMPLE
+
+    def sample_warnings(self, test_examples: int) -> list[str]:
+        """Bars this suite sets that its sample sizes can never show to hold."""
+        import math
+
+        from tunevsprompt.stats import CI_LEVEL, samples_to_bound_quantile
+
+        warnings = []
+        bars = (self.decision.max_p95_ms, self.gates.max_p95_ms if self.gates else None)
+        needed = samples_to_bound_quantile(0.95, CI_LEVEL)
+        timed = min(self.latency_sample(), test_examples)
+        if any(bar is not None for bar in bars) and timed < needed:
+            warnings.append(
+                f"a p95 bar is set but only {timed} requests are timed (latency.sample, test "
+                f"size), and bounding a p95 takes at least {needed}: the bar will be 'not "
+                "demonstrated'; raise latency.sample (or remove it to use the default)"
+            )
+        rates = (
+            self.decision.max_parse_failure_rate,
+            self.gates.max_parse_failure_rate if self.gates else None,
+        )
+        for rate in {r for r in rates if r is not None}:
+            least = math.inf if rate <= 0 else math.log((1 - CI_LEVEL) / 2) / math.log(1 - rate)
+            if test_examples < least:
+                takes = f"{math.ceil(least)}" if math.isfinite(least) else "infinitely many"
+                warnings.append(
+                    f"max_parse_failure_rate {rate:g} cannot be shown on {test_examples} test "
+                    f"examples even with no failure (it takes {takes}): raise the limit or "
+                    "the test size"
+                )
+        return warnings
 
     def primary_metric(self) -> str:
         if self.metrics.primary:

@@ -1,6 +1,10 @@
 """Constraint checks on one arm's results.json record, shared by the recommendation and the CI
-gate. Each is CI-aware where the record has a CI: a bar is passed when the whole CI clears it,
-failed when the whole CI misses it, and inconclusive when the CI straddles it."""
+gate. Each is held against an interval: a bar is passed when the whole 95% interval clears
+it, failed when the whole interval misses it, and inconclusive ("not demonstrated") when the
+interval straddles it or the sample cannot bound the figure at all. Quality uses the arm's
+interval, latency an order-statistic interval of the p95, the share of unparsed answers
+Clopper–Pearson. The error rate is this run's own count of failed requests (a health check
+of the run, not an estimate), held against the observed share."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any, Literal
 
 from tunevsprompt.decide.config import Constraints, ForgettingLimit
 from tunevsprompt.decide.fmt import num, usd
+from tunevsprompt.stats import CI_LEVEL, clopper_pearson, samples_to_bound_quantile
 
 Status = Literal["pass", "fail", "inconclusive", "missing"]
 
@@ -60,15 +65,50 @@ def quality_check(record: dict[str, Any], min_quality: float) -> Check:
 
 
 def latency_check(record: dict[str, Any], max_p95_ms: float) -> Check:
-    p95 = (record.get("latency_ms") or {}).get("p95")
+    """Held against the upper bound of the p95's order-statistic interval: too few timed
+    requests cannot bound a p95 at all, and then the bar is not demonstrated."""
+    latency = record.get("latency_ms") or {}
+    p95 = latency.get("p95")
     if p95 is None:
         return Check(
             "p95_latency", "missing", None, max_p95_ms, "latency was not measured (latency.sample)"
         )
-    status: Status = "pass" if p95 <= max_p95_ms else "fail"
-    relation = "within" if status == "pass" else "over"
-    message = f"p95 latency {num(p95)} ms is {relation} the limit {num(max_p95_ms)} ms"
-    return Check("p95_latency", status, float(p95), max_p95_ms, message, float(p95))
+    if "p95_ci95" not in latency:
+        return Check(
+            "p95_latency",
+            "inconclusive",
+            float(p95),
+            max_p95_ms,
+            f"p95 latency {num(p95)} ms has no interval in this run folder (written before "
+            "schema 2.0): `tvp report RUN_DIR` computes it from the per-request times in "
+            "samples.jsonl (which this folder needs)",
+        )
+    low, high = latency.get("p95_ci95") or (None, None)
+    timed = latency.get("n")
+    shown = (
+        f"p95 latency {num(p95)} ms [{num(low)}, {num(high)}] from {timed or '?'} timed requests"
+    )
+    if high is not None and high <= max_p95_ms:
+        status: Status = "pass"
+        message = f"{shown} is within the limit {num(max_p95_ms)} ms (upper bound)"
+    elif low is not None and low > max_p95_ms:
+        status, message = (
+            "fail",
+            f"{shown} is over the limit {num(max_p95_ms)} ms (even the lower bound)",
+        )
+    elif high is None:
+        needed = samples_to_bound_quantile(0.95, CI_LEVEL)
+        status = "inconclusive"
+        message = (
+            f"{shown} cannot show it is within {num(max_p95_ms)} ms: bounding a p95 takes at "
+            f"least {needed} timed requests (latency.sample)"
+        )
+    else:
+        status = "inconclusive"
+        message = (
+            f"{shown} straddles the limit {num(max_p95_ms)} ms; more timed requests would decide"
+        )
+    return Check("p95_latency", status, float(p95), max_p95_ms, message, high)
 
 
 def _loss(probe: dict[str, Any]) -> tuple[float, float, float]:
@@ -111,7 +151,26 @@ def forgetting_checks(record: dict[str, Any], limit: ForgettingLimit) -> list[Ch
     return checks
 
 
+def _rate_check(name: str, what: str, count: int, n: int, limit: float) -> Check:
+    """A share of requests held against a bar on its Clopper–Pearson interval."""
+    if n <= 0:
+        return Check(name, "missing", None, limit, f"no requests counted for the {what} rate")
+    rate = count / n
+    low, high = clopper_pearson(count, n, CI_LEVEL)
+    status = _interval(low, high, limit, upper_bound=True)
+    shown = f"{count} of {n} {what} ({num(rate)} [{num(low)}, {num(high)}])"
+    message = {
+        "pass": f"{shown} is within the limit {num(limit)} (upper bound)",
+        "fail": f"{shown} is over the limit {num(limit)} (even the lower bound)",
+        "inconclusive": f"{shown} straddles the limit {num(limit)}; more test examples "
+        "would decide",
+    }[status]
+    return Check(name, status, rate, limit, message, high)
+
+
 def error_rate_check(record: dict[str, Any], max_error_rate: float) -> Check:
+    """This run's failed requests (after retries; a rerun asks them again): a health check
+    of the run, held against the observed share, so that a limit of 0 means none failed."""
     rate = record.get("error_rate")
     if rate is None:
         # Records from before error counting: every request answered.
@@ -123,6 +182,33 @@ def error_rate_check(record: dict[str, Any], max_error_rate: float) -> Check:
         f"{errors} of {n} requests failed ({num(rate)}), {relation} the limit {num(max_error_rate)}"
     )
     return Check("error_rate", status, float(rate), max_error_rate, message, float(rate))
+
+
+def parse_failure_check(record: dict[str, Any], max_rate: float) -> Check:
+    n = int(record.get("n") or 0)
+    rate = record.get("parse_failure_rate")
+    if rate is None:
+        return Check("parse_failures", "missing", None, max_rate, "parse failures were not counted")
+    return _rate_check("parse_failures", "answers unparsed", round(float(rate) * n), n, max_rate)
+
+
+def seeds_check(record: dict[str, Any], min_seeds: int) -> Check | None:
+    """Arms that train weights (those with an adapter) must have run this many seeds."""
+    if not record.get("adapter"):
+        return None
+    ran = len((record.get("seeds") or {}).get("values") or []) or 1
+    if ran >= min_seeds:
+        return Check(
+            "seeds", "pass", ran, min_seeds, f"{ran} training seeds (at least {min_seeds})"
+        )
+    return Check(
+        "seeds",
+        "fail",
+        ran,
+        min_seeds,
+        f"trained with {ran} seed(s), fewer than decision.min_seeds {min_seeds}: give the arm "
+        f"`seeds:` with {min_seeds} values",
+    )
 
 
 def cost_check(monthly_usd: float | None, max_monthly_usd: float, volume: int) -> Check:
@@ -138,7 +224,7 @@ def cost_check(monthly_usd: float | None, max_monthly_usd: float, volume: int) -
 
 
 def constraint_checks(record: dict[str, Any], bars: Constraints) -> list[Check]:
-    """The quality, latency, forgetting and error-rate bars that are set."""
+    """The quality, latency, forgetting, error-rate and parse-failure bars that are set."""
     checks = []
     if bars.min_quality is not None:
         checks.append(quality_check(record, bars.min_quality))
@@ -148,4 +234,6 @@ def constraint_checks(record: dict[str, Any], bars: Constraints) -> list[Check]:
         checks.extend(forgetting_checks(record, bars.max_forgetting))
     if bars.max_error_rate is not None:
         checks.append(error_rate_check(record, bars.max_error_rate))
+    if bars.max_parse_failure_rate is not None:
+        checks.append(parse_failure_check(record, bars.max_parse_failure_rate))
     return checks

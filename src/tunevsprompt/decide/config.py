@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tunevsprompt.decide.rule import Margin
+
 # Rough on-demand list prices per GPU-hour (USD, late 2026) from the large GPU clouds; set your
 # own in `pricing.gpu_usd_per_hour`. Keys are matched as substrings of the CUDA device name.
 DEFAULT_GPU_USD_PER_HOUR = {
@@ -114,12 +116,40 @@ class Constraints(Strict):
         ge=0,
         le=1,
         description="Highest acceptable share of requests that failed (hosted endpoints: "
-        "after the client's retries).",
+        "after the client's retries), in this run.",
+    )
+    max_parse_failure_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Highest acceptable share of answers that could not be parsed into a label "
+        "or answer, checked on its Clopper–Pearson upper bound: with no failure, a limit r "
+        "needs ln(0.025)/ln(1 − r) test examples (72 for 0.05, 183 for 0.02), and 0 can never "
+        "be shown.",
     )
 
 
+DEFAULT_MARGIN = 0.02
+
+
 class DecisionConfig(Constraints):
-    """What the recommended arm must satisfy, and the volume to decide at."""
+    """What the recommended arm must satisfy, the quality loss worth accepting for a saving,
+    and the volume to decide at."""
+
+    margin: float | str = Field(
+        DEFAULT_MARGIN,
+        description="The largest loss in the headline metric worth accepting for a cheaper arm "
+        "(non-inferiority margin): a cheaper arm is recommended over a dearer one only when "
+        "the upper bound of the 95% interval of (dearer − cheaper) is below it. A number is "
+        "in the metric's units (0.02 = 2 points of accuracy); a string such as '5%' is a "
+        "share of the dearer arm's score. 0 never trades quality for cost.",
+    )
+    min_seeds: int | None = Field(
+        None,
+        ge=1,
+        description="Arms that train weights (LoRA, soft prompts) must have run at least this "
+        "many seeds (`seeds:` on the arm) to be recommended.",
+    )
 
     max_monthly_usd: float | None = Field(
         None, gt=0, description="Highest acceptable monthly cost at the decision volume."
@@ -130,6 +160,15 @@ class DecisionConfig(Constraints):
         description="Monthly requests to decide at. Default: the middle of "
         "pricing.monthly_requests.",
     )
+
+    @field_validator("margin")
+    @classmethod
+    def _margin(cls, value: float | str) -> float | str:
+        parse_margin(value)
+        return value
+
+    def margin_rule(self) -> Margin:
+        return parse_margin(self.margin)
 
 
 class GatesConfig(Constraints):
@@ -149,11 +188,33 @@ class GatesConfig(Constraints):
             self.max_p95_ms,
             self.max_forgetting,
             self.max_error_rate,
+            self.max_parse_failure_rate,
             self.require_recommendation,
         )
         if all(v is None for v in bars):
             raise ValueError(
                 "the gates check nothing: set min_quality, max_p95_ms, max_forgetting, "
-                "max_error_rate or require_recommendation"
+                "max_error_rate, max_parse_failure_rate or require_recommendation"
             )
         return self
+
+
+def parse_margin(value: float | str) -> Margin:
+    """0.02 (absolute) or '5%' (relative to the dearer arm's score)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.endswith("%"):
+            raise ValueError(
+                f"margin {value!r}: give a number in the metric's units (0.02) or a share "
+                "of the dearer arm's score ('5%')"
+            )
+        try:
+            share = float(text[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"margin {value!r}: {text[:-1]!r} is not a number") from None
+        if not 0 <= share < 1:
+            raise ValueError(f"margin {value!r}: a share must be from 0% to below 100%")
+        return Margin(share, relative=True)
+    if not 0 <= float(value) < 1 or value != value:
+        raise ValueError(f"margin {value!r}: must be from 0 to below 1 in the metric's units")
+    return Margin(float(value))

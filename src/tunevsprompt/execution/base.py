@@ -72,6 +72,8 @@ class ArmOutcome:
     visible_texts: list[str]
     probe_samples: list[dict[str, Any]] = field(default_factory=list)
     """Per-item forgetting-probe rows, base and tuned model side by side."""
+    seed_samples: list[dict[str, Any]] = field(default_factory=list)
+    """Per-example rows of the arm's further seeds (seed_samples.jsonl)."""
 
 
 @dataclass

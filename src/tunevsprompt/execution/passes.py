@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunevsprompt.arms.base import Arm, ArmConfig, RunContext
 from tunevsprompt.arms.registry import get_arm_type
-from tunevsprompt.data import stratified_sample
+from tunevsprompt.data import example_cluster, stratified_sample
 from tunevsprompt.evaluate import score_predictions
 from tunevsprompt.execution.base import RunObserver
 from tunevsprompt.execution.units import Unit, UnitResult, summary, training_summary
@@ -71,6 +71,12 @@ def _predict_and_score(
         job.observer.advanced(job.label, len(batch))
     wall_s = time.perf_counter() - began
     stats = job.session.reset_stats()
+    cluster_field = suite.metrics.cluster_field
+    clusters = (
+        [example_cluster(e, suite.task, cluster_field) or "" for e in examples]
+        if cluster_field
+        else None
+    )
     quality, per_example = score_predictions(
         suite.task.type,
         examples,
@@ -78,6 +84,7 @@ def _predict_and_score(
         suite.primary_metric(),
         suite.metrics.bootstrap_samples,
         suite.sampling.seed,
+        clusters,
     )
     return predictions, quality, per_example, wall_s, stats
 
@@ -114,7 +121,7 @@ def _head_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
         predict: Callable[[Sequence[Example]], list[Prediction]],
     ) -> tuple[dict[str, Any] | None, dict[str, float]]:
         return measure_latency(
-            predict, test, suite.latency.sample, suite.latency.warmup, job.session.bypass
+            predict, test, suite.latency_sample(), suite.latency.warmup, job.session.bypass
         )
 
     record["latency_ms"], timings = timed(head.arm.predict)
@@ -135,6 +142,7 @@ def _head_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
     api = api_record() if api_record else None
     if api is not None:
         record["api"] = api
+    cluster_field = suite.metrics.cluster_field
     samples = [
         {
             "arm": config.name,
@@ -148,6 +156,7 @@ def _head_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
             "scores": s,
             "latency_ms": timings.get(e.id),
             "tokens": {"input": p.input_tokens, "output": p.output_tokens},
+            **({"cluster": example_cluster(e, suite.task, cluster_field)} if cluster_field else {}),
             **({"context": p.extra["context"]} if "context" in p.extra else {}),
             **({"error": p.extra["error"]} if "error" in p.extra else {}),
         }
@@ -160,9 +169,11 @@ def _head_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
 
 
 def _seed_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
-    """The whole train split with another seed: the seed study's figures."""
+    """The whole train split with another seed: the seed study's figures, and its
+    per-example rows (seed_samples.jsonl), from which the headline interval and the
+    comparisons take the seed-to-seed variance."""
     job.observer.message(f"{unit.arm}: seed {unit.seed}")
-    return _summary_pass(job, unit, runner.run.data.train, "seed", unit.seed)
+    return _summary_pass(job, unit, runner.run.data.train, "seed", unit.seed, keep_rows=True)
 
 
 def _size_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
@@ -177,16 +188,41 @@ def _size_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
 
 
 def _summary_pass(
-    job: Pass, unit: Unit, train: Sequence[Example], key: str, value: int
+    job: Pass,
+    unit: Unit,
+    train: Sequence[Example],
+    key: str,
+    value: int,
+    keep_rows: bool = False,
 ) -> UnitResult:
-    """A pass kept as its summary (seed study, learning curve), tagged ``{key: value}``; its
-    failed requests, if any, travel with it so that it is not kept as finished."""
+    """A pass kept as its summary (seed study, learning curve), tagged ``{key: value}``, and
+    with ``keep_rows`` its per-example rows; its failed requests, if any, travel with it so
+    that it is not kept as finished."""
     scored = _test_pass(job, train)
     record = {key: value, **summary(scored.record)}
     errors = scored.record.get("errors")
+    rows = _seed_rows(job, unit, scored) if keep_rows else []
     del scored
     gc.collect()
-    return UnitResult(unit, {**record, **({"errors": errors} if errors else {})})
+    return UnitResult(unit, {**record, **({"errors": errors} if errors else {})}, rows)
+
+
+def _seed_rows(job: Pass, unit: Unit, scored: _Scored) -> list[dict[str, Any]]:
+    suite = job.loaded.suite
+    cluster_field = suite.metrics.cluster_field
+    return [
+        {
+            "arm": unit.arm,
+            "seed": unit.seed,
+            "id": e.id,
+            "target": e.target,
+            "prediction": p.prediction,
+            "parse": p.parse,
+            "scores": s,
+            **({"cluster": example_cluster(e, suite.task, cluster_field)} if cluster_field else {}),
+        }
+        for e, p, s in zip(job.test, scored.predictions, scored.per_example, strict=True)
+    ]
 
 
 def _trial_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:

@@ -193,7 +193,8 @@ def _part_key(
             else None,
             "sampling": suite.sampling.model_dump(mode="json"),
             "metrics": suite.metrics.model_dump(mode="json"),
-            "latency": suite.latency.model_dump(mode="json"),
+            # The timed sample depends on the decision and gates (a p95 bar times 72).
+            "latency": {**suite.latency.model_dump(mode="json"), "sample": suite.latency_sample()},
             # Only arms that are probed depend on the probes.
             "forgetting": meter.identity if config.changes_weights else None,
             "limit": options.limit,

@@ -168,10 +168,13 @@ class Schedule:
         chosen = self._chosen.get(name, {})
         record["config"] = effective_config(config, chosen).model_dump(mode="json")
         seeds = _seeds(config, self.suite_seed)
+        seed_samples: list[dict[str, Any]] = []
         if len(seeds) > 1:
             per_seed = [{"seed": seeds[0], **summary(head.record)}]
             per_seed += [results[f"{name}@seed{s}"].record for s in seeds[1:]]
             record["seeds"] = seed_study(record["quality"]["metric"], seeds, per_seed)
+            for s in seeds[1:]:
+                seed_samples += results[f"{name}@seed{s}"].samples
         sizes = curve_sizes(getattr(config, "train_sizes", None), self.n_train)
         if sizes:
             points = [
@@ -184,7 +187,9 @@ class Schedule:
         sweep = _sweep_of(config)
         if sweep is not None:
             record["sweep"] = self._sweep_record(name, sweep, record["quality"]["metric"])
-        return ArmOutcome(record, head.samples, head.visible_texts, head.probe_samples)
+        return ArmOutcome(
+            record, head.samples, head.visible_texts, head.probe_samples, seed_samples
+        )
 
     def arm_reused(self, name: str) -> bool:
         return all(r.reused for r in self._results[name].values())

@@ -114,6 +114,8 @@ def arm_summary(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "name": name,
                 "type": record.get("type"),
                 "quality": ci(mapping(record.get("quality"))),
+                "quality_note": quality_note(record),
+                "p95_ci": latency_p95(record),
                 "p50": latency.get("p50"),
                 "p95": latency.get("p95"),
                 "throughput": record.get("throughput_eps"),
@@ -132,14 +134,41 @@ def recommendation(results: Mapping[str, Any]) -> dict[str, Any] | None:
     rec = mapping(results.get("recommendation"))
     if not rec:
         return None
+    rule = mapping(rec.get("rule"))
+    status = rec.get("status") or ("recommended" if rec.get("arm") else "no-feasible-arm")
     return {
         "arm": rec.get("arm"),
+        "status": status,
+        "leading": rec.get("leading"),
         "volume": rec.get("volume"),
         "metric": rec.get("metric"),
+        "margin": rule.get("margin"),
         "verdicts": dict(mapping(rec.get("verdicts"))),
         "checks": {k: list(v or []) for k, v in mapping(rec.get("checks")).items()},
         "reasons": [str(x) for x in rec.get("reasons") or []],
         "flip_conditions": [str(x) for x in rec.get("flip_conditions") or []],
+        "tests": [noninferiority_row(mapping(t), rec) for t in rec.get("tests") or []],
+        "by_volume": dict(mapping(rec.get("by_volume"))),
+        "warnings": [str(x) for x in rec.get("warnings") or []],
+    }
+
+
+def noninferiority_row(test: Mapping[str, Any], rec: Mapping[str, Any]) -> dict[str, Any]:
+    """One comparison the rule made: does `arm` lose less than the margin against `against`?"""
+    claims = {mapping(c).get("arm"): mapping(c) for c in rec.get("claims") or []}
+    claim = claims.get(test.get("arm"), {})
+    return {
+        "arm": test.get("arm"),
+        "against": test.get("against"),
+        "difference": test.get("difference"),
+        "ci95": pair(test.get("ci95")),
+        "margin": test.get("margin"),
+        "method": test.get("method"),
+        "p_value": test.get("p_value"),
+        "p_holm": claim.get("p_holm"),
+        "within": test.get("within_margin"),
+        "met": claim.get("met"),
+        "n_needed": test.get("n_needed"),
     }
 
 
@@ -151,7 +180,37 @@ def comparisons(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         arms = [str(a) for a in c.get("arms") or []]
         rows.append({"pair": " vs ".join(arms), **{k: c.get(k) for k in keys}})
         rows[-1]["ci95"] = pair(c.get("ci95"))
+        rows[-1]["method"] = c.get("method") or "percentile bootstrap"
+        rows[-1]["design_effect"] = c.get("design_effect")
     return rows
+
+
+def quality_note(record: Mapping[str, Any]) -> str:
+    """How the headline interval was made, and the per-seed range when there are seeds."""
+    figure = mapping(record.get("quality"))
+    parts = []
+    if figure.get("method"):
+        parts.append(str(figure["method"]))
+    seeds = mapping(figure.get("seeds"))
+    span = pair(seeds.get("range"))
+    if span is not None:
+        parts.append(f"{seeds.get('n')} seeds: {span[0]:.3f}–{span[1]:.3f}")
+    if figure.get("design_effect") is not None:
+        parts.append(f"design effect {float(figure['design_effect']):.2f}")
+    return "; ".join(parts)
+
+
+def latency_p95(record: Mapping[str, Any]) -> str:
+    """p95 ms with its order-statistic interval ("–" for a side n cannot bound)."""
+    latency = mapping(record.get("latency_ms"))
+    if latency.get("p95") is None:
+        return "–"
+    text = f"{float(latency['p95']):,.0f}"
+    bounds = latency.get("p95_ci95")
+    if isinstance(bounds, list | tuple) and len(bounds) == 2:
+        low, high = (f"{float(b):,.0f}" if b is not None else "–" for b in bounds)
+        text += f" [{low}, {high}]"
+    return text
 
 
 def break_even(results: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -239,6 +298,8 @@ def text(value: Any) -> str:
 
 FILTERS = {
     "num": num,
+    "quality_note": quality_note,
+    "latency_p95": latency_p95,
     "ci": ci,
     "pct": pct,
     "usd": usd,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tunevsprompt.decide.analyse import Policy
 
 CHARTS_DIR = "charts"
+SEED_SAMPLES = "seed_samples.jsonl"
 REPORT_FILES = ("report.md", "report.html", "summary.csv", "samples.csv", "costs.xlsx")
 
 
@@ -59,7 +60,10 @@ def refresh_run(run_dir: Path, policy: Policy | None = None) -> dict[str, Any]:
 
     results = load_results(run_dir)
     samples = read_samples(run_dir)
-    results = analyse.decide(results, samples, policy or analyse.Policy.from_results(results))
+    seed_samples = read_samples(run_dir, SEED_SAMPLES)
+    results = analyse.decide(
+        results, samples, policy or analyse.Policy.from_results(results), seed_samples
+    )
     write_json_atomic(run_dir / "results.json", results)
     write_reports(run_dir, results, samples)
     return results
