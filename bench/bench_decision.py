@@ -29,7 +29,7 @@ from scipy.stats import binom, binomtest
 
 from tunevsprompt.decide.evidence import Evidence
 from tunevsprompt.decide.rule import Contender, Margin, choose
-from tunevsprompt.stats import (
+from tunevsprompt.measure.stats import (
     PairedCounts,
     clopper_pearson,
     cluster_variance,
@@ -37,7 +37,7 @@ from tunevsprompt.stats import (
     mde_paired_proportions,
     tango_interval,
 )
-from tunevsprompt.stats.power import paired_tables
+from tunevsprompt.measure.stats.power import paired_tables
 
 GAPS = ("0", "δ/2", "δ", "2δ", "10 pts")
 SIZES = (154, 1000, 3080)

@@ -22,7 +22,7 @@ from rich.table import Table
 from tunevsprompt.forgetting.sources import builtin_prose, sample_items, trivia_items
 from tunevsprompt.generation.hf import HFGenerator, load_generator
 from tunevsprompt.generation.model_source import ModelSpec
-from tunevsprompt.types import Message
+from tunevsprompt.task.types import Message
 
 
 def time_prose(gen: HFGenerator, text: str, window: int, max_tokens: int) -> tuple[float, int]:

@@ -25,9 +25,9 @@ from rich.table import Table
 from tunevsprompt.generation.base import DecodingSettings
 from tunevsprompt.generation.hf import HFGenerator, load_generator
 from tunevsprompt.generation.model_source import ModelSpec
-from tunevsprompt.labels import LabelSet
-from tunevsprompt.prompts import build_prompt
-from tunevsprompt.types import Generation, Message, Prompt
+from tunevsprompt.task.labels import LabelSet
+from tunevsprompt.task.prompts import build_prompt
+from tunevsprompt.task.types import Generation, Message, Prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_CANDIDATES = [ROOT / "suites" / "data" / "banking77" / "test.csv"]

@@ -39,7 +39,7 @@ from tunevsprompt.generation.endpoint import Endpoint
 from tunevsprompt.generation.hf import load_generator
 from tunevsprompt.generation.hosted import HostedGenerator
 from tunevsprompt.generation.model_source import ModelSpec
-from tunevsprompt.types import Generation, Message, Prompt
+from tunevsprompt.task.types import Generation, Message, Prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "suites" / "data" / "banking77" / "test.csv"

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from tunevsprompt.execution.ray_cluster import RayExecutor
 from tunevsprompt.runner import RunOptions, SilentObserver, run_compare
-from tunevsprompt.suite_loader import load_suite
+from tunevsprompt.suite.loader import load_suite
 
 
 def main() -> None:

@@ -30,11 +30,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tunevsprompt.data import load_task_data
 from tunevsprompt.execution.base import ArmsRun, Executor, RunOptions, SilentObserver
 from tunevsprompt.execution.local import LocalExecutor
 from tunevsprompt.execution.ray_cluster import RayExecutor
-from tunevsprompt.suite_loader import load_suite
+from tunevsprompt.suite.loader import load_suite
+from tunevsprompt.task.data import load_task_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "suites" / "data" / "banking77"

@@ -34,9 +34,9 @@ from tunevsprompt.arms.soft_prompt import SoftPromptArm, SoftPromptConfig
 from tunevsprompt.arms.tuning import TuningArm
 from tunevsprompt.generation.hf import HFGenerator, load_generator
 from tunevsprompt.generation.model_source import ModelSpec
-from tunevsprompt.labels import LabelSet
+from tunevsprompt.task.labels import LabelSet
+from tunevsprompt.task.types import Example
 from tunevsprompt.training.loop import run_training
-from tunevsprompt.types import Example
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "suites" / "data" / "banking77"

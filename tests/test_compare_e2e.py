@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.cli import main
 from tunevsprompt.generation.base import DecodingSettings, Generator
-from tunevsprompt.metrics import token_f1
+from tunevsprompt.measure.metrics import token_f1
 from tunevsprompt.runner import RunOptions, load_default_generator, run_compare
-from tunevsprompt.suite_loader import LoadedSuite, load_suite
-from tunevsprompt.types import Generation, Prompt, Scores
+from tunevsprompt.suite.loader import LoadedSuite, load_suite
+from tunevsprompt.task.types import Generation, Prompt, Scores
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tunevsprompt.contamination import overlap
-from tunevsprompt.data import carve_dev, load_task_data, read_records, stratified_sample
 from tunevsprompt.errors import SuiteError
-from tunevsprompt.suite_loader import load_suite
-from tunevsprompt.types import Example
+from tunevsprompt.measure.contamination import overlap
+from tunevsprompt.suite.loader import load_suite
+from tunevsprompt.task.data import carve_dev, load_task_data, read_records, stratified_sample
+from tunevsprompt.task.types import Example
 
 ROWS = [
     {"q": f"question number {i} about topic {i % 3}", "a": f"label{i % 3}", "uid": f"u{i}"}

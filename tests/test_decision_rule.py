@@ -13,10 +13,10 @@ import pytest
 from tunevsprompt.decide.analyse import Policy, decide
 from tunevsprompt.decide.config import DecisionConfig, GatesConfig, PricingConfig
 from tunevsprompt.decide.evidence import Evidence
+from tunevsprompt.decide.gate import evaluate_gates
 from tunevsprompt.decide.rule import Contender, Margin, choose
-from tunevsprompt.gate import evaluate_gates
-from tunevsprompt.stats import PairedCounts
-from tunevsprompt.stats.power import noninferiority_n_paired_binary_exact, paired_tables
+from tunevsprompt.measure.stats import PairedCounts
+from tunevsprompt.measure.stats.power import noninferiority_n_paired_binary_exact, paired_tables
 
 CPU_PRICE = 0.36  # $/hour: 1 example/s costs $0.0002 per request at 50% utilisation
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import (
+from helpers import (
     BANKING_TASK,
     TEN_INTENTS,
     ZERO_SHOT_ARMS,
@@ -19,7 +19,7 @@ from conftest import (
     write_csv,
 )
 from tunevsprompt.runner import RunOptions, run_compare
-from tunevsprompt.suite_loader import load_suite
+from tunevsprompt.suite.loader import load_suite
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_suite
+from helpers import write_suite
 from tunevsprompt.arms.embedding import vote
 from tunevsprompt.errors import SuiteError
-from tunevsprompt.suite_loader import load_suite
+from tunevsprompt.suite.loader import load_suite
 
 
 def test_similarity_votes_outweigh_a_majority_of_weak_neighbours() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import LORA, ZERO_SHOT_ARMS, write_suite
+from helpers import LORA, ZERO_SHOT_ARMS, write_suite
 from tunevsprompt.arms.sweep import SweepConfig, best_trial, trial_params
 from tunevsprompt.errors import RunError, SuiteError
 from tunevsprompt.execution.units import Schedule, Unit, UnitResult

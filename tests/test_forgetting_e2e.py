@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from conftest import BANKING_TASK, LORA, ZERO_SHOT_ARMS, SilentObserver
+from helpers import BANKING_TASK, LORA, ZERO_SHOT_ARMS, SilentObserver
 from tunevsprompt.runner import FORGETTING_SAMPLES, RunOptions, run_compare
-from tunevsprompt.suite_loader import load_suite
+from tunevsprompt.suite.loader import load_suite
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,8 @@ from tunevsprompt.forgetting.sources import (
     trivia_items,
 )
 from tunevsprompt.generation.base import DecodingSettings
-from tunevsprompt.suite_loader import LoadedSuite, load_suite
-from tunevsprompt.types import Generation, Prompt, Scores, WindowNLL
+from tunevsprompt.suite.loader import LoadedSuite, load_suite
+from tunevsprompt.task.types import Generation, Prompt, Scores, WindowNLL
 
 HEAD = """\
 name: probes

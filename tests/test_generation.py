@@ -26,7 +26,7 @@ from tunevsprompt.generation.errors import GeneratorError
 from tunevsprompt.generation.hf import HFGenerator, load_generator, with_soft_prompt
 from tunevsprompt.generation.model_source import ModelSpec, cache_root, resolve_model
 from tunevsprompt.generation.packing import pack_continuations, split_for_budget
-from tunevsprompt.types import Message, Prompt, Scores
+from tunevsprompt.task.types import Message, Prompt, Scores
 
 
 def ask(question: str, system: str | None = None) -> Prompt:
@@ -173,11 +173,11 @@ def test_packed_score_matches_separate_passes(generator: HFGenerator, attention:
 def test_split_packs_match_one_pack(
     generator: HFGenerator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tunevsprompt.generation import hf
+    from tunevsprompt.generation import hf_scoring
 
     one = generator.score(BANK_PROMPT, LABELS)
     prompt_len = len(generator.encode_prompt(BANK_PROMPT))
-    monkeypatch.setattr(hf, "PACK_BUDGET", prompt_len + 6)  # forces several packs
+    monkeypatch.setattr(hf_scoring, "PACK_BUDGET", prompt_len + 6)  # forces several packs
     several = generator.score(BANK_PROMPT, LABELS)
     assert several.input_tokens == prompt_len
     assert several.logprobs == pytest.approx(one.logprobs, abs=1e-4)

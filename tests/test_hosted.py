@@ -21,8 +21,8 @@ from tunevsprompt.generation.endpoint import (
     resolve_endpoint,
 )
 from tunevsprompt.generation.hosted import HostedGenerator
-from tunevsprompt.store import PredictionCache
-from tunevsprompt.types import Message
+from tunevsprompt.runfolder.store import PredictionCache
+from tunevsprompt.task.types import Message
 
 pytest.importorskip("openai")
 

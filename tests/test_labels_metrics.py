@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
-from tunevsprompt.labels import LabelSet, is_parse_failure
-from tunevsprompt.metrics import encode_labels, generation_scores, macro_f1_codes, token_f1
+from tunevsprompt.measure.metrics import encode_labels, generation_scores, macro_f1_codes, token_f1
+from tunevsprompt.task.labels import LabelSet, is_parse_failure
 
 LABELS = LabelSet(
     ["card_arrival", "Refund_not_showing_up", "card_linking", "top_up_failed", "top_up"]

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from tunevsprompt.comparisons import compare_arms
 from tunevsprompt.decide.analyse import Policy, decide
 from tunevsprompt.decide.config import DecisionConfig, PricingConfig
-from tunevsprompt.quality import Figures, QualitySettings, score_table
+from tunevsprompt.measure.comparisons import compare_arms
+from tunevsprompt.measure.quality import Figures, QualitySettings
+from tunevsprompt.measure.score_table import score_table
 
 
 def rows(arm: str, targets: list[str], predictions: list[str | None], **extra: Any) -> list[dict]:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from conftest import SilentObserver
+from helpers import SilentObserver
 from tunevsprompt.execution.ray_cluster import RayExecutor, UnitTask, run_unit
 from tunevsprompt.execution.units import UnitResult
 from tunevsprompt.runner import RunOptions, run_compare
-from tunevsprompt.suite_loader import load_suite
+from tunevsprompt.suite.loader import load_suite
 
 ray = pytest.importorskip("ray")
 
@@ -162,7 +162,7 @@ CURVES = """\
 def test_each_seed_and_curve_size_is_its_own_unit_and_a_rerun_redoes_only_a_lost_one(
     local_ray: None, five_intent_dir: Path, tmp_path: Path
 ) -> None:
-    from conftest import write_suite
+    from helpers import write_suite
 
     loaded = write_suite(five_intent_dir, "ray-curves", CURVES).select_arms(["few-shot"])
     local = run_compare(
@@ -198,7 +198,7 @@ def test_each_seed_and_curve_size_is_its_own_unit_and_a_rerun_redoes_only_a_lost
 def test_a_sweep_runs_its_trials_as_parallel_units_then_the_winner(
     local_ray: None, five_intent_dir: Path, tmp_path: Path
 ) -> None:
-    from conftest import write_suite
+    from helpers import write_suite
     from test_sweep_e2e import SWEPT_LORA
 
     loaded = write_suite(

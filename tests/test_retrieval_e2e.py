@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BANKING_TASK, REPO, TEN_INTENTS, banking_rows, subset, write_csv
+from helpers import BANKING_TASK, REPO, TEN_INTENTS, banking_rows, subset, write_csv
 from tunevsprompt.arms.base import RunContext, TaskInfo
 from tunevsprompt.arms.rag import RagArm, RagConfig
 from tunevsprompt.generation.base import Generator
@@ -24,8 +24,8 @@ from tunevsprompt.retrieval.embedder import SentenceTransformerEmbedder, load_em
 from tunevsprompt.retrieval.index import IndexSettings
 from tunevsprompt.retrieval.retriever import Retriever
 from tunevsprompt.runner import RunOptions, load_default_generator, run_compare
-from tunevsprompt.suite_loader import load_suite
-from tunevsprompt.types import Example
+from tunevsprompt.suite.loader import load_suite
+from tunevsprompt.task.types import Example
 
 pytestmark = pytest.mark.slow
 

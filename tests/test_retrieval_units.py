@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from tunevsprompt.arms.rag import RagConfig
 from tunevsprompt.errors import SuiteError, SuiteProblem
-from tunevsprompt.evaluate import _token_figures
-from tunevsprompt.latency import measure_latency
+from tunevsprompt.measure.evaluate import _token_figures
+from tunevsprompt.measure.latency import measure_latency
 from tunevsprompt.retrieval.cache import CorpusIndex, load_or_build
 from tunevsprompt.retrieval.chunking import Chunk, Document, chunk_document, chunk_documents
 from tunevsprompt.retrieval.context import (
@@ -52,9 +52,9 @@ from tunevsprompt.retrieval.retriever import (
     Retriever,
     first_relevant_rank,
 )
-from tunevsprompt.store import path_digest
-from tunevsprompt.suite_loader import LoadedSuite, load_suite
-from tunevsprompt.types import Example, Prediction
+from tunevsprompt.runfolder.store import path_digest
+from tunevsprompt.suite.loader import LoadedSuite, load_suite
+from tunevsprompt.task.types import Example, Prediction
 
 faiss = pytest.importorskip("faiss")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import BANKING_TASK
+from helpers import BANKING_TASK
 from tunevsprompt.cli import main
 
 pytestmark = pytest.mark.slow
@@ -146,8 +146,8 @@ def _predictions(run: Path, arm: str) -> dict[str, str]:
 def test_an_api_arm_through_transformers_serve_answers_like_the_local_arm(
     exported: Path, server: Server, five_intent_dir: Path, tmp_path: Path
 ) -> None:
-    from tunevsprompt.data import load_task_data
-    from tunevsprompt.suite_loader import load_suite
+    from tunevsprompt.suite.loader import load_suite
+    from tunevsprompt.task.data import load_task_data
 
     suite = five_intent_dir / "served.yaml"
     template = (

@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 from scipy.stats import binom
 
-from tunevsprompt.stats import (
+from tunevsprompt.measure.stats import (
     Z_80,
     Z_975,
     Estimate,
@@ -36,11 +36,11 @@ from tunevsprompt.stats import (
     tango_noninferiority_p,
     tango_score,
 )
-from tunevsprompt.stats.power import (
+from tunevsprompt.measure.stats.power import (
     noninferiority_n_paired_binary_exact,
     tango_noninferiority_power,
 )
-from tunevsprompt.stats.proportions import restricted_second_only
+from tunevsprompt.measure.stats.proportions import restricted_second_only
 
 
 def table(both: int, a_only: int, b_only: int, neither: int) -> tuple[np.ndarray, np.ndarray]:

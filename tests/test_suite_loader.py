@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tunevsprompt.cli import main
 from tunevsprompt.errors import SuiteError
-from tunevsprompt.suite_loader import load_suite
+from tunevsprompt.suite.loader import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "suites" / "support-bot.yaml"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import LORA, SilentObserver, write_suite
+from helpers import LORA, SilentObserver, write_suite
 from tunevsprompt.runner import RunOptions, run_compare
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,8 @@ from tunevsprompt.arms.lora import LoraArmConfig
 from tunevsprompt.arms.prompting import FewShotConfig
 from tunevsprompt.arms.soft_prompt import SoftPromptConfig
 from tunevsprompt.execution.units import curve_sizes
-from tunevsprompt.integrity import LOGPROB_TOLERANCE, integrity_record, output_changed
+from tunevsprompt.measure.integrity import LOGPROB_TOLERANCE, integrity_record, output_changed
+from tunevsprompt.task.types import Prediction
 from tunevsprompt.training import loop
 from tunevsprompt.training.batches import (
     IGNORE,
@@ -39,7 +40,6 @@ from tunevsprompt.training.loop import (
     plan_steps,
     run_training,
 )
-from tunevsprompt.types import Prediction
 
 PAD = 0
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from conftest import LORA, SilentObserver, write_suite
+from helpers import LORA, SilentObserver, write_suite
 from tunevsprompt.runner import RunOptions, load_hf_generator, run_compare
-from tunevsprompt.suite_loader import load_suite
-from tunevsprompt.types import Message
+from tunevsprompt.suite.loader import load_suite
+from tunevsprompt.task.types import Message
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +89,7 @@ def test_saved_adapter_round_trips(tuned_run: Path, five_intent_dir: Path, arm: 
     """Reloaded with PeftModel.from_pretrained, the adapter gives the same predictions."""
     from peft import PeftModel
 
-    from tunevsprompt.labels import LabelSet
+    from tunevsprompt.task.labels import LabelSet
 
     run = results(tuned_run)
     loaded = load_suite(five_intent_dir / "tuning.yaml")

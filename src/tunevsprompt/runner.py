@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from tunevsprompt import RESULTS_SCHEMA_VERSION
-from tunevsprompt.contamination import overlap
-from tunevsprompt.data import TaskData, load_task_data
 from tunevsprompt.decide.analyse import Policy, decide
 from tunevsprompt.execution.base import (
     ArmOutcome,
@@ -24,10 +22,12 @@ from tunevsprompt.execution.base import (
 )
 from tunevsprompt.execution.local import LocalExecutor
 from tunevsprompt.forgetting.measure import fill_unchanged, forgetting_summary
-from tunevsprompt.manifest import now_iso, start_manifest
+from tunevsprompt.measure.contamination import overlap
 from tunevsprompt.report.write import SEED_SAMPLES, write_reports
-from tunevsprompt.store import write_json_atomic, write_jsonl_atomic
-from tunevsprompt.suite_loader import LoadedSuite
+from tunevsprompt.runfolder.manifest import now_iso, start_manifest
+from tunevsprompt.runfolder.store import write_json_atomic, write_jsonl_atomic
+from tunevsprompt.suite.loader import LoadedSuite
+from tunevsprompt.task.data import TaskData, load_task_data
 
 __all__ = [
     "FORGETTING_SAMPLES",

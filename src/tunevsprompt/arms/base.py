@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunevsprompt.types import Example, Prediction
+from tunevsprompt.task.types import Example, Prediction
 
 if TYPE_CHECKING:
     from tunevsprompt.arms.hosted import HostedModel
     from tunevsprompt.generation.base import Generator
     from tunevsprompt.generation.endpoint import EndpointDefaults, HostedArmKeys
     from tunevsprompt.generation.hf import HFGenerator
-    from tunevsprompt.labels import LabelSet
+    from tunevsprompt.task.labels import LabelSet
 
 
 class ArmConfig(BaseModel):

@@ -21,7 +21,7 @@ from pydantic import Field
 from tunevsprompt.arms.base import ArmConfig, LearnsFromExamples, RunContext
 from tunevsprompt.errors import RunError
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
-from tunevsprompt.types import Example, Prediction
+from tunevsprompt.task.types import Example, Prediction
 
 if TYPE_CHECKING:
     from tunevsprompt.arms.retrieving import ArmRetrieval

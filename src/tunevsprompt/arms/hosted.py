@@ -3,8 +3,9 @@ block and the arm's keys, wrapped in the run's prediction cache, and reported.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tunevsprompt.generation.endpoint import (
     Endpoint,
@@ -14,9 +15,18 @@ from tunevsprompt.generation.endpoint import (
 )
 
 if TYPE_CHECKING:
-    from tunevsprompt.arms.base import RunContext
     from tunevsprompt.generation.base import Generator
     from tunevsprompt.generation.hosted import HostedGenerator
+
+
+class HostingContext(Protocol):
+    """What opening an endpoint needs of the run (``RunContext`` has it)."""
+
+    @property
+    def config_error(self) -> Callable[[str, str, str | None], Exception]: ...
+
+    @property
+    def cached(self) -> Callable[[Generator], Generator]: ...
 
 
 @dataclass
@@ -42,7 +52,7 @@ class HostedModel:
 
 
 def open_hosted(
-    keys: HostedArmKeys, defaults: EndpointDefaults | None, ctx: RunContext
+    keys: HostedArmKeys, defaults: EndpointDefaults | None, ctx: HostingContext
 ) -> HostedModel:
     """The arm's endpoint, or a config error naming the key to set."""
     from tunevsprompt.generation.hosted import HostedGenerator

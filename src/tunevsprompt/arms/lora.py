@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from tunevsprompt.arms.tuning import TunedModel, TuningArm, TuningConfig
+from tunevsprompt.arms.tuning import TunedModel, TuningArm
+from tunevsprompt.arms.tuning_config import TuningConfig
 from tunevsprompt.generation.base import Generator
 from tunevsprompt.training.devices import autocast_dtype
 

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from tunevsprompt.arms.base import ArmConfig, LearnsFromExamples, RunContext
-from tunevsprompt.data import stratified_sample
 from tunevsprompt.errors import RunError
 from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.generation.endpoint import HostedArmKeys
-from tunevsprompt.labels import LabelSet, ParseMode
-from tunevsprompt.prompts import build_prompt
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
-from tunevsprompt.types import Example, Prediction, Prompt
+from tunevsprompt.task.data import stratified_sample
+from tunevsprompt.task.labels import LabelSet, ParseMode
+from tunevsprompt.task.prompts import build_prompt
+from tunevsprompt.task.types import Example, Prediction, Prompt
 
 if TYPE_CHECKING:
     from tunevsprompt.arms.hosted import HostedModel

@@ -12,9 +12,9 @@ from pydantic import Field, field_validator
 
 from tunevsprompt.arms.base import RunContext
 from tunevsprompt.arms.prompting import PromptingArm, PromptingConfig
-from tunevsprompt.prompts import build_prompt
 from tunevsprompt.retrieval.config import CorpusConfig, EmbedderConfig, IndexConfig
-from tunevsprompt.types import Example, Message, Prompt
+from tunevsprompt.task.prompts import build_prompt
+from tunevsprompt.task.types import Example, Message, Prompt
 
 if TYPE_CHECKING:
     from tunevsprompt.arms.retrieving import ArmRetrieval

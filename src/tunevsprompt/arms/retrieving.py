@@ -13,7 +13,7 @@ from tunevsprompt.retrieval.chunking import Document, chunk_documents
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.retrieval.embedder import load_embedder
 from tunevsprompt.retrieval.retriever import Hit, RetrievalLog, Retriever
-from tunevsprompt.types import Example
+from tunevsprompt.task.types import Example
 
 
 class ArmRetrieval:

@@ -1,5 +1,6 @@
-"""What the tuning arms share: training keys, the train-or-reuse flow, adapters in the run
-folder, and the integrity check's hook. LoRA and prompt tuning differ only in how they
+"""What the tuning arms share: the train-or-reuse flow (adapters cached by training key in
+``training.adapter_cache``, settings in ``tuning_config``), adapters in the run folder, and
+the integrity check's hook. LoRA and prompt tuning differ only in how they
 attach to the model and how the trained model answers (``lora.py``, ``soft_prompt.py``).
 
 A tuned arm answers with the same prompt format it was trained on, built by the prompting
@@ -8,158 +9,30 @@ arms' code (no demonstrations; by default no label list: the labels are in the w
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field
-
-from tunevsprompt.arms.base import LearnsFromExamples, RunContext
-from tunevsprompt.arms.prompting import PromptingArm, PromptingConfig
-from tunevsprompt.arms.sweep import SweepConfig, sweep_problems
-from tunevsprompt.data import stratified_sample
+from tunevsprompt.arms.base import RunContext
+from tunevsprompt.arms.prompting import PromptingArm
+from tunevsprompt.arms.tuning_config import TuningConfig
 from tunevsprompt.errors import RunError
-from tunevsprompt.evaluate import score_predictions
 from tunevsprompt.generation.base import Generator
-from tunevsprompt.generation.model_source import file_sha256
-from tunevsprompt.store import content_key, write_dir_atomic, write_json_atomic
+from tunevsprompt.measure.evaluate import score_predictions
+from tunevsprompt.task.data import stratified_sample
+from tunevsprompt.task.types import Example, Prediction
+from tunevsprompt.training.adapter_cache import AdapterCache, training_key
 from tunevsprompt.training.batches import EncodedExample, truncate
 from tunevsprompt.training.devices import precision
 from tunevsprompt.training.loop import (
     Trainable,
     TrainingOutcome,
-    TrainingSettings,
     run_training,
 )
-from tunevsprompt.types import Example, Prediction
 
 if TYPE_CHECKING:
     from tunevsprompt.generation.hf import HFGenerator
-
-TRAINING_FORMAT = 1
-"""Bump when a change to training would make cached adapters differ from fresh ones."""
-
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-
-_INFERENCE_KEYS = {
-    "name",
-    "decide",
-    "parse",
-    "max_new_tokens",
-    "batch_size",
-    "seeds",
-    "train_sizes",
-    "sweep",
-    "integrity_sample",
-    "integrity_min_changed",
-    "measure_unmerged_latency",
-    "merge",
-    # A tuning arm always runs locally (rejected otherwise): these keys never change weights.
-    "backend",
-    "model",
-    "base_url",
-    "api_key_env",
-}
-"""Config keys that do not change the trained weights (so not part of the training key)."""
-
-
-class TuningConfig(PromptingConfig, LearnsFromExamples):
-    """Keys shared by the tuning arms."""
-
-    changes_weights: ClassVar[bool] = True
-
-    def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
-        problems = super().problems_for_task(task_type)
-        if self.backend != "local":
-            problems.append(
-                (
-                    "backend",
-                    "a tuning arm trains the suite's model here; it cannot run on an endpoint "
-                    "(serve the result with `tvp export`, then compare it as backend: openai)",
-                )
-            )
-        if self.sweep is not None:
-            problems.extend(sweep_problems(self, self.sweep, _INFERENCE_KEYS))
-        return problems
-
-    show_labels: bool = Field(
-        False,
-        description="List the label set in the prompt. Off by default for tuned arms: the "
-        "labels are learned, and the list would make every example hundreds of tokens longer.",
-    )
-    learning_rate: float = Field(2e-4, ge=0, description="Peak learning rate (AdamW).")
-    epochs: float = Field(3.0, gt=0, description="Passes over the train split.")
-    max_steps: int | None = Field(
-        None, ge=1, description="Optimizer steps; overrides `epochs` when set."
-    )
-    train_batch_size: int = Field(8, ge=1, description="Examples per forward/backward pass.")
-    gradient_accumulation: int = Field(
-        1, ge=1, description="Passes per optimizer step (effective batch = both multiplied)."
-    )
-    warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Share of steps for linear warm-up.")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    lr_schedule: Literal["linear", "cosine", "constant"] = Field(
-        "linear", description="Decay after warm-up."
-    )
-    max_seq_length: int = Field(
-        512, ge=8, description="Longer examples lose prompt tokens from the left."
-    )
-    eval_every_steps: int | None = Field(
-        None, ge=1, description="Dev evaluation + checkpoint interval; default: every epoch."
-    )
-    early_stopping_patience: int | None = Field(
-        2, ge=1, description="Evaluations without dev improvement before stopping; null: never."
-    )
-    select_on: Literal["loss", "primary"] = Field(
-        "loss",
-        description="Dev figure that picks the kept checkpoint: answer loss (cheap) or the "
-        "suite's primary metric (runs the arm's prediction on the dev sample each time).",
-    )
-    dev_limit: int = Field(256, ge=1, description="Dev examples used for evaluation (stratified).")
-    logging_steps: int = Field(10, ge=1, description="Optimizer steps per loss_curve point.")
-    gradient_checkpointing: bool = Field(
-        False, description="Recompute activations in the backward pass: less memory, slower."
-    )
-    integrity_sample: int = Field(
-        32, ge=1, description="Test examples on which the tuned arm is compared with the base."
-    )
-    sweep: SweepConfig | None = Field(
-        None,
-        description="Hyperparameter search: train one trial per setting (grid or random), "
-        "keep the one with the best primary metric on the dev sample, report all trials.",
-    )
-    integrity_min_changed: float = Field(
-        0.2,
-        ge=0,
-        le=1,
-        description="The integrity check fails when fewer than this share of the sampled "
-        "outputs differ from the base model's.",
-    )
-
-    def training_settings(self, seed: int) -> TrainingSettings:
-        return TrainingSettings(
-            learning_rate=self.learning_rate,
-            epochs=self.epochs,
-            max_steps=self.max_steps,
-            batch_size=self.train_batch_size,
-            gradient_accumulation=self.gradient_accumulation,
-            warmup_ratio=self.warmup_ratio,
-            weight_decay=self.weight_decay,
-            lr_schedule=self.lr_schedule,
-            eval_every_steps=self.eval_every_steps,
-            patience=self.early_stopping_patience,
-            select_on=self.select_on,
-            logging_steps=self.logging_steps,
-            gradient_checkpointing=self.gradient_checkpointing,
-            seed=seed,
-        )
-
-    def training_identity(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude=_INFERENCE_KEYS)
 
 
 @dataclass
@@ -224,20 +97,22 @@ class TuningArm(PromptingArm):
         self.dev_sample = list(dev)
         train_encoded, truncated = self._encode(base, train)
         dev_encoded, _ = self._encode(base, dev)
-        key = self._training_key(base, train_encoded, dev_encoded, ctx)
-        work = (ctx.cache_dir or ctx.run_dir / "cache") / "training" / key
-        final = work / "final"
+        key = training_key(
+            self.method,
+            self.tuning.training_identity(),
+            ctx.seed,
+            train_encoded,
+            dev_encoded,
+            base.fingerprint,
+            base.device,
+        )
+        cache = AdapterCache.under(ctx.cache_dir or ctx.run_dir / "cache", key)
         torch.manual_seed(ctx.seed)
-        peft_model, record = self._load_or_train(
-            base, work, final, train_encoded, dev_encoded, dev, ctx
-        )
+        peft_model, record = self._load_or_train(base, cache, train_encoded, dev_encoded, dev, ctx)
         adapter_dir = ctx.run_dir / "adapters" / f"{self.name}{ctx.variant}"
-        write_dir_atomic(adapter_dir, lambda staging: _copy_into(final, staging))
-        adapter_sha = file_sha256(final / ADAPTER_WEIGHTS)
-        record.update(
-            truncated_examples=truncated,
-            adapter_bytes=sum(f.stat().st_size for f in final.iterdir() if f.is_file()),
-        )
+        cache.publish(adapter_dir)
+        adapter_sha = cache.sha256()
+        record.update(truncated_examples=truncated, adapter_bytes=cache.size_bytes())
         tuned = self.build_inference(peft_model, base, adapter_sha)
         self._tuned = ctx.cached(tuned.evaluated)
         self._variants = tuned.latency_variants
@@ -270,53 +145,19 @@ class TuningArm(PromptingArm):
             encoded.append(EncodedExample(example.id, tuple(kept), tuple(answer)))
         return encoded, truncated
 
-    def _training_key(
-        self,
-        base: HFGenerator,
-        train: list[EncodedExample],
-        dev: list[EncodedExample],
-        ctx: RunContext,
-    ) -> str:
-        """Content hash of everything that decides the trained weights. The token ids cover
-        the data, the prompt format and the tokenizer."""
-
-        def digest(examples: list[EncodedExample]) -> str:
-            rows = [[e.id, list(e.prompt_ids), list(e.answer_ids)] for e in examples]
-            return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
-
-        return content_key(
-            {
-                "format": TRAINING_FORMAT,
-                "method": self.method,
-                "config": self.tuning.training_identity(),
-                "seed": ctx.seed,
-                "train": digest(train),
-                "dev": digest(dev),
-                "model": base.fingerprint,
-                "device": base.device.split(":")[0],
-            }
-        )[:24]
-
     def _load_or_train(
         self,
         base: HFGenerator,
-        work: Path,
-        final: Path,
+        cache: AdapterCache,
         train: list[EncodedExample],
         dev: list[EncodedExample],
         dev_examples: Sequence[Example],
         ctx: RunContext,
     ) -> tuple[Any, dict[str, Any]]:
-        from peft import PeftModel
-
-        checkpoint = work / "checkpoint.pt"
-        record_path = final / "training.json"
-        if ctx.use_cache and record_path.exists() and (final / ADAPTER_WEIGHTS).exists():
-            ctx.log(f"{self.name}: reusing the adapter trained earlier ({final})")
-            peft_model = PeftModel.from_pretrained(base.model, final, is_trainable=False)
-            record: dict[str, Any] = json.loads(record_path.read_text(encoding="utf-8"))
-            record["reused"] = True
-            return peft_model, record
+        checkpoint = cache.checkpoint
+        if ctx.use_cache and cache.finished():
+            ctx.log(f"{self.name}: reusing the adapter trained earlier ({cache.final})")
+            return cache.load(base.model)
         if not ctx.use_cache and checkpoint.exists():
             checkpoint.unlink()
         peft_model = self.attach(base)
@@ -348,7 +189,7 @@ class TuningArm(PromptingArm):
         self._keep_best(trainable, outcome)
         trainable_params, total_params = peft_model.get_nb_trainable_parameters()
         # Where and how it was trained stays with the adapter: a reused adapter reports it.
-        record = {
+        record: dict[str, Any] = {
             "device": base.device,
             "precision": precision(base.device, base.dtype),
             **outcome.record,
@@ -356,8 +197,7 @@ class TuningArm(PromptingArm):
             "total_params": int(total_params),
             "reused": False,
         }
-        write_dir_atomic(final, lambda staging: _save_adapter(peft_model, staging, record))
-        checkpoint.unlink(missing_ok=True)
+        cache.save(peft_model, record)
         return peft_model, record
 
     def _check_divergence(self, outcome: TrainingOutcome, ctx: RunContext) -> None:
@@ -462,13 +302,3 @@ class _LogProgress:
 
     def checkpoint_saved(self, step: int, path: Path) -> None:
         self.log(f"{self.arm}: checkpoint at step {step}")
-
-
-def _copy_into(source: Path, folder: Path) -> None:
-    shutil.copytree(source, folder, dirs_exist_ok=True)
-
-
-def _save_adapter(peft_model: Any, folder: Path, record: dict[str, Any]) -> None:
-    """peft's own format plus training.json."""
-    peft_model.save_pretrained(str(folder))
-    write_json_atomic(folder / "training.json", record)

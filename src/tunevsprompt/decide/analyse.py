@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunevsprompt import RESULTS_SCHEMA_VERSION
-from tunevsprompt.comparisons import compare_arms, verdict
 from tunevsprompt.decide.config import DecisionConfig, GatesConfig, PricingConfig
 from tunevsprompt.decide.costs import arm_cost, break_even
 from tunevsprompt.decide.recommend import DecisionInputs, recommend
-from tunevsprompt.latency import latency_intervals
-from tunevsprompt.quality import Figures, QualitySettings, score_table
-from tunevsprompt.stats import CI_LEVEL
+from tunevsprompt.measure.comparisons import compare_arms, verdict
+from tunevsprompt.measure.latency import latency_intervals
+from tunevsprompt.measure.quality import Figures, QualitySettings
+from tunevsprompt.measure.score_table import score_table
+from tunevsprompt.measure.stats import CI_LEVEL
 
 if TYPE_CHECKING:
-    from tunevsprompt.suite import Suite
+    from tunevsprompt.suite.model import Suite
 
 MIN_BOOTSTRAP = 10_000
 """Resamples for bootstrap standard errors (macro-F1): enough that the bootstrap seed
@@ -39,7 +40,7 @@ class Policy:
 
     @classmethod
     def from_results(cls, results: Mapping[str, Any]) -> Policy:
-        from tunevsprompt.run_folder import RunFolderError
+        from tunevsprompt.runfolder.read import RunFolderError
 
         stored = results.get("policy") or {}
         gates = stored.get("gates")

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from tunevsprompt.decide.config import Constraints, ForgettingLimit
 from tunevsprompt.decide.fmt import num, usd
-from tunevsprompt.stats import CI_LEVEL, clopper_pearson, samples_to_bound_quantile
+from tunevsprompt.measure.stats import CI_LEVEL, clopper_pearson, samples_to_bound_quantile
 
 Status = Literal["pass", "fail", "inconclusive", "missing"]
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tunevsprompt.stats import (
+from tunevsprompt.measure.stats import (
     Z_975,
     Estimate,
     PairedCounts,

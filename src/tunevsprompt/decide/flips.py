@@ -12,7 +12,7 @@ from tunevsprompt.decide.fmt import num, usd, volume
 from tunevsprompt.decide.rule import Choice, Margin
 
 if TYPE_CHECKING:
-    from tunevsprompt.decide.recommend import ArmStanding, Decision
+    from tunevsprompt.decide.standing import ArmStanding, Decision
 
 MARGIN_SEARCH_STEPS = 30
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from tunevsprompt.decide.config import parse_margin
 from tunevsprompt.decide.evidence import evidence
-from tunevsprompt.stats import CI_LEVEL, noninferiority_n
-from tunevsprompt.stats.power import noninferiority_n_paired_binary_exact
+from tunevsprompt.measure.stats import CI_LEVEL, noninferiority_n
+from tunevsprompt.measure.stats.power import noninferiority_n_paired_binary_exact
 
 
 @dataclass(frozen=True)

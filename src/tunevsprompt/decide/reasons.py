@@ -11,7 +11,7 @@ from tunevsprompt.decide.fmt import num, usd
 from tunevsprompt.decide.rule import Test
 
 if TYPE_CHECKING:
-    from tunevsprompt.decide.recommend import ArmStanding, Decision
+    from tunevsprompt.decide.standing import ArmStanding, Decision
 
 
 def quality_text(s: ArmStanding, metric: str) -> str:

@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from tunevsprompt.decide.evidence import Evidence
-from tunevsprompt.stats import holm
+from tunevsprompt.measure.stats import holm
 
 Status = Literal["recommended", "undecided", "no-feasible-arm"]
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tunevsprompt.data import TaskData
 from tunevsprompt.generation.base import Generator
-from tunevsprompt.suite_loader import LoadedSuite
+from tunevsprompt.suite.loader import LoadedSuite
+from tunevsprompt.task.data import TaskData
 
 if TYPE_CHECKING:
     from tunevsprompt.generation.hf import HFGenerator

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from tunevsprompt.arms.base import Arm, ArmConfig, RunContext
 from tunevsprompt.arms.registry import get_arm_type
-from tunevsprompt.data import example_cluster, stratified_sample
-from tunevsprompt.evaluate import score_predictions
 from tunevsprompt.execution.base import RunObserver
 from tunevsprompt.execution.units import Unit, UnitResult, summary, training_summary
 from tunevsprompt.generation.caching import CacheSession
-from tunevsprompt.integrity import integrity_record
-from tunevsprompt.latency import measure_latency
-from tunevsprompt.suite_loader import LoadedSuite
-from tunevsprompt.types import Example, Prediction
+from tunevsprompt.measure.evaluate import score_predictions
+from tunevsprompt.measure.integrity import integrity_record
+from tunevsprompt.measure.latency import measure_latency
+from tunevsprompt.suite.loader import LoadedSuite
+from tunevsprompt.task.data import example_cluster, stratified_sample
+from tunevsprompt.task.types import Example, Prediction
 
 if TYPE_CHECKING:
-    from tunevsprompt.execution.unit_runner import UnitRunner
+    from tunevsprompt.forgetting.measure import ForgettingMeter
 
 
 @dataclass
@@ -37,6 +37,9 @@ class Pass:
     observer: RunObserver
     label: str
     ctx: RunContext
+    train: Sequence[Example]
+    dev: Sequence[Example]
+    meter: ForgettingMeter
 
 
 @dataclass
@@ -110,11 +113,11 @@ def _test_pass(job: Pass, train: Sequence[Example]) -> _Scored:
     return _Scored(arm, record, predictions, per_example)
 
 
-def _head_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
+def _head_pass(job: Pass, unit: Unit) -> UnitResult:
     """The headline pass (first seed, whole train split) with its latency, integrity check,
     forgetting probes and per-example samples."""
     suite, test, config = job.loaded.suite, job.test, job.config
-    head = _test_pass(job, runner.run.data.train)
+    head = _test_pass(job, job.train)
     record = head.record
 
     def timed(
@@ -133,7 +136,7 @@ def _head_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
     base_predict = getattr(head.arm, "base_predict", None)
     if base_predict is not None:
         record["integrity"] = _integrity(config, head, base_predict, test, job.observer)
-    record["forgetting"], probe_samples = runner.meter.for_arm(config, head.arm)
+    record["forgetting"], probe_samples = job.meter.for_arm(config, head.arm)
     retrieval_record = getattr(head.arm, "retrieval_record", None)
     retrieval = retrieval_record([e.id for e in test]) if retrieval_record else None
     if retrieval is not None:
@@ -168,22 +171,20 @@ def _head_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
     return UnitResult(unit, record, samples, visible, probe_samples)
 
 
-def _seed_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
+def _seed_pass(job: Pass, unit: Unit) -> UnitResult:
     """The whole train split with another seed: the seed study's figures, and its
     per-example rows (seed_samples.jsonl), from which the headline interval and the
     comparisons take the seed-to-seed variance."""
     job.observer.message(f"{unit.arm}: seed {unit.seed}")
-    return _summary_pass(job, unit, runner.run.data.train, "seed", unit.seed, keep_rows=True)
+    return _summary_pass(job, unit, job.train, "seed", unit.seed, keep_rows=True)
 
 
-def _size_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
+def _size_pass(job: Pass, unit: Unit) -> UnitResult:
     """A nested stratified subset of the train split (each smaller one inside the larger)."""
     assert unit.size is not None
     job.observer.message(f"{unit.arm}: learning curve at {unit.size} training examples")
     stratify = job.loaded.suite.task.type == "classification"
-    subset = stratified_sample(
-        runner.run.data.train, None, unit.size, unit.seed, "learning-curve", stratify
-    )
+    subset = stratified_sample(job.train, None, unit.size, unit.seed, "learning-curve", stratify)
     return _summary_pass(job, unit, subset, "train_size", len(subset))
 
 
@@ -225,10 +226,10 @@ def _seed_rows(job: Pass, unit: Unit, scored: _Scored) -> list[dict[str, Any]]:
     ]
 
 
-def _trial_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
+def _trial_pass(job: Pass, unit: Unit) -> UnitResult:
     """One sweep trial: train with the trial's settings, score the primary metric on the
     dev sample the training was evaluated on. The test split is not touched."""
-    if not runner.run.data.dev:
+    if not job.dev:
         raise job.ctx.config_error(
             "sweep",
             "a sweep picks its trial on the dev split, and this run's dev split is empty",
@@ -238,13 +239,13 @@ def _trial_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
 
     job.observer.message(f"{unit.arm}: sweep trial {unit.trial}: {unit.params}")
     try:
-        arm, extra, _ = _prepare(job, runner.run.data.train)
+        arm, extra, _ = _prepare(job, job.train)
     except TrainingDiverged as diverged:
         # A setting that diverges is a result of the sweep, not a failure of the run.
         job.observer.message(f"{unit.label}: {diverged}")
         record = {"trial": unit.trial, "params": unit.params, "dev": None}
         return UnitResult(unit, {**record, "diverged": str(diverged)})
-    dev = list(getattr(arm, "dev_sample", None) or runner.run.data.dev)
+    dev = list(getattr(arm, "dev_sample", None) or job.dev)
     job.observer.unit_started(job.label, len(dev))
     _, quality, _, _, _ = _predict_and_score(job, arm, dev)
     training = extra.get("training") or {}
@@ -262,7 +263,7 @@ def _trial_pass(job: Pass, unit: Unit, runner: UnitRunner) -> UnitResult:
     return UnitResult(unit, record)
 
 
-PASSES: dict[str, Callable[[Pass, Unit, UnitRunner], UnitResult]] = {
+PASSES: dict[str, Callable[[Pass, Unit], UnitResult]] = {
     "head": _head_pass,
     "seed": _seed_pass,
     "size": _size_pass,

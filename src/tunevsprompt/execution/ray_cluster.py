@@ -74,9 +74,9 @@ class QueueObserver:
 def run_unit(task: UnitTask, events: Any = None) -> UnitResult:
     """Runs on a worker: load the suite, sample the data (deterministic, so every worker
     sees the driver's examples), run or reuse the one unit."""
-    from tunevsprompt.data import load_task_data
     from tunevsprompt.execution.unit_runner import UnitRunner
-    from tunevsprompt.suite_loader import load_suite
+    from tunevsprompt.suite.loader import load_suite
+    from tunevsprompt.task.data import load_task_data
 
     arm = task.unit.arm
     loaded = load_suite(task.suite_path).select_arms([arm])

@@ -29,8 +29,13 @@ from tunevsprompt.forgetting.measure import ForgettingMeter
 from tunevsprompt.generation.caching import CacheSession, CachingGenerator
 from tunevsprompt.generation.device import device_name
 from tunevsprompt.generation.endpoint import is_hosted
-from tunevsprompt.store import PredictionCache, content_key, path_digest, write_json_atomic
-from tunevsprompt.suite_loader import LoadedSuite
+from tunevsprompt.runfolder.store import (
+    PredictionCache,
+    content_key,
+    path_digest,
+    write_json_atomic,
+)
+from tunevsprompt.suite.loader import LoadedSuite
 
 if TYPE_CHECKING:
     from tunevsprompt.generation.hf import HFGenerator
@@ -128,8 +133,11 @@ class UnitRunner:
                 variant=unit.variant,
                 config_error=_config_error(loaded, unit.arm),
             ),
+            self.run.data.train,
+            self.run.data.dev,
+            self.meter,
         )
-        result = PASSES[unit.kind](job, unit, self)
+        result = PASSES[unit.kind](job, unit)
         result.model = self.model_manifest()
         if result.record.get("errors"):
             kinds = (result.record.get("api") or {}).get("error_kinds") or {}

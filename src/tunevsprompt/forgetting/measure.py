@@ -30,14 +30,14 @@ from tunevsprompt.forgetting.sources import (
     source_fingerprint,
 )
 from tunevsprompt.generation.base import Generator
-from tunevsprompt.stats import statistic_ci
+from tunevsprompt.measure.stats import statistic_ci
+from tunevsprompt.suite.probe_suites import PROBE_ARM_HINT, probe_suite_arm
 
 if TYPE_CHECKING:
     from tunevsprompt.arms.base import ArmConfig, RunContext
-    from tunevsprompt.suite_loader import LoadedSuite
+    from tunevsprompt.suite.loader import LoadedSuite
 
 UNCHANGED_REASON = "this arm does not change the model's weights, so it cannot forget"
-PROBE_ARM_HINT = "name a zero-shot or few-shot arm of that suite with `arm:`"
 
 
 @runtime_checkable
@@ -47,28 +47,6 @@ class ProbedArm(Protocol):
     def probe_generator(self) -> Generator: ...
 
     def probed_as(self) -> str: ...
-
-
-def probe_suite_arm(probe_suite: LoadedSuite, wanted: str | None) -> ArmConfig:
-    """The prompting arm of a probe suite that answers its eval set: the one named, or the
-    first zero-shot/few-shot arm. ``ValueError`` says why none fits."""
-    arms = {a.name: a for a in probe_suite.arms}
-    if wanted is not None:
-        config = arms.get(wanted)
-        if config is None:
-            raise ValueError(
-                f"{probe_suite.shown_path} has no arm {wanted!r} (arms: {', '.join(arms)})"
-            )
-        if config.changes_weights:
-            raise ValueError(
-                f"arm {wanted!r} of {probe_suite.shown_path} is a tuning arm; a suite probe "
-                "needs an arm that answers with the model as it is (zero-shot, few-shot, rag)"
-            )
-        return config
-    for config in probe_suite.arms:
-        if config.type in ("zero-shot", "few-shot"):
-            return config
-    raise ValueError(f"{probe_suite.shown_path} has no zero-shot or few-shot arm")
 
 
 class ForgettingMeter:
@@ -269,9 +247,9 @@ def build_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> Pr
 def _suite_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> SuiteProbe:
     from tunevsprompt.arms.base import TaskInfo
     from tunevsprompt.arms.registry import get_arm_type
-    from tunevsprompt.data import load_task_data
-    from tunevsprompt.evaluate import score_predictions
-    from tunevsprompt.suite_loader import load_suite
+    from tunevsprompt.measure.evaluate import score_predictions
+    from tunevsprompt.suite.loader import load_suite
+    from tunevsprompt.task.data import load_task_data
 
     other = load_suite(loaded.folder / config.source, check_probes=False)
     try:
@@ -381,8 +359,8 @@ def fill_unchanged(arms: dict[str, dict[str, Any]], summary: dict[str, Any]) -> 
 def forgetting_identity(loaded: LoadedSuite) -> dict[str, Any]:
     """The probes' settings and the identity of the data they read (for a probe suite, its
     file and its data files), so a finished arm is reused only while they are unchanged."""
-    from tunevsprompt.store import path_digest
-    from tunevsprompt.suite_loader import load_suite
+    from tunevsprompt.runfolder.store import path_digest
+    from tunevsprompt.suite.loader import load_suite
 
     config = loaded.suite.forgetting_config()
     data: dict[str, Any] = {}

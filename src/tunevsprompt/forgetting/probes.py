@@ -16,7 +16,7 @@ from tunevsprompt.forgetting.config import ProbeConfig
 from tunevsprompt.forgetting.sources import ChoiceItem
 from tunevsprompt.generation.base import Generator, TextScorer
 from tunevsprompt.generation.errors import GeneratorError
-from tunevsprompt.types import Example, Message, Prediction
+from tunevsprompt.task.types import Example, Message, Prediction
 
 Indices = NDArray[np.int64]
 

@@ -15,7 +15,7 @@ import yaml
 
 from tunevsprompt.forgetting.config import ProbeConfig
 from tunevsprompt.generation.model_source import installed_package_dir
-from tunevsprompt.store import path_digest
+from tunevsprompt.runfolder.store import path_digest
 
 
 class ProbeSourceError(Exception):

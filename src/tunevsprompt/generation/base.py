@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from tunevsprompt.types import Generation, Prompt, Scores, WindowNLL
+from tunevsprompt.task.types import Generation, Prompt, Scores, WindowNLL
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 
 from tunevsprompt.generation.base import DecodingSettings, Generator, TextScorer
 from tunevsprompt.generation.errors import GeneratorError
-from tunevsprompt.store import PredictionCache, content_key
-from tunevsprompt.types import Generation, Prompt, Scores, WindowNLL
+from tunevsprompt.runfolder.store import PredictionCache, content_key
+from tunevsprompt.task.types import Generation, Prompt, Scores, WindowNLL
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The local transformers generator: batched greedy/sampled decoding and packed rank scoring.
+"""The local transformers generator: loading, prompt rendering and batched greedy/sampled
+decoding; rank scoring and text NLL are in ``hf_scoring``.
 
 torch and transformers are imported inside functions so that importing this module is cheap.
 """
@@ -14,24 +15,12 @@ from typing import TYPE_CHECKING, Any
 from tunevsprompt.generation.base import DecodingSettings
 from tunevsprompt.generation.device import resolve_device, resolve_dtype
 from tunevsprompt.generation.errors import GeneratorError
+from tunevsprompt.generation.hf_scoring import Scorer
 from tunevsprompt.generation.model_source import ModelSpec, ResolvedModel, offline, resolve_model
-from tunevsprompt.generation.packing import (
-    pack_after_prompt,
-    pack_continuations,
-    shared_prefix_len,
-    split_for_budget,
-)
-from tunevsprompt.types import Generation, Prompt, Scores, WindowNLL
+from tunevsprompt.task.types import Generation, Prompt, Scores, WindowNLL
 
 if TYPE_CHECKING:
     import torch
-
-NLL_BATCH = 4
-"""Windows per forward pass in ``text_nll``: the float32 log-softmax over the vocabulary is
-the memory peak (rows x window x vocabulary)."""
-
-PACK_BUDGET = 2048
-"""Most tokens in one packed scoring pass: the L x L mask and attention grow quadratically."""
 
 _MARKER = "TVPMARKER7f3a"
 
@@ -79,12 +68,11 @@ class HFGenerator:
         self.reuse_prompt_cache = True
         """Keep the last scored prompt's KV cache and recompute only what the next prompt
         changes (few-shot and zero-shot prompts share all but the query)."""
-        self._cache_ids: list[int] = []
-        self._cache: Any = None
+        self.scorer = Scorer(self)
 
     def reset_prompt_cache(self) -> None:
         """Forget the kept KV cache; call it whenever the model's weights change."""
-        self._cache_ids, self._cache = [], None
+        self.scorer.reset()
 
     @property
     def fingerprint(self) -> str:
@@ -218,165 +206,19 @@ class HFGenerator:
         return with_soft_prompt(self.model, self.soft_prompt, input_ids, attention_mask)
 
     def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores:
-        """Log-likelihood of each continuation plus the end-of-turn token after ``prompt``.
-
-        All continuations share one forward pass over ``prompt + c1 + c2 + ...`` (see
-        ``packing``); scoring the end-of-turn token keeps a label that is a prefix of a longer
-        one from winning just for being short.
-        """
-        prompt_text = self.render(prompt)
-        prompt_ids = self._encode(prompt_text)
-        conts = [self.continuation_ids(prompt_text, prompt_ids, c) for c in continuations]
-        lengths = [len(c) for c in conts]
-        logprobs: list[float] = [0.0] * len(conts)
-        groups = split_for_budget(len(prompt_ids), lengths, self._budget())
-        if self.reuse_prompt_cache:
-            try:
-                self._score_with_prompt_cache(prompt_ids, conts, groups, logprobs)
-            except BaseException:
-                self.reset_prompt_cache()
-                raise
-        else:
-            for group in groups:
-                sums = self._score_packed(prompt_ids, [conts[i] for i in group])
-                for index, value in zip(group, sums, strict=True):
-                    logprobs[index] = value
-        return Scores(logprobs=logprobs, token_counts=lengths, input_tokens=len(prompt_ids))
+        """Log-likelihood of each continuation plus the end-of-turn token after ``prompt``
+        (``hf_scoring.Scorer.score``)."""
+        return self.scorer.score(prompt, continuations)
 
     def text_nll(self, text: str, window: int, max_tokens: int | None) -> list[WindowNLL]:
-        """Summed NLL per window of plain text, with a soft prompt (if any) before every
-        window, as the tuned model would see any input."""
-        import torch
-
-        if window < 2:
-            raise GeneratorError(f"a perplexity window needs at least 2 tokens, got {window}.")
-        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if max_tokens is not None:
-            ids = ids[:max_tokens]
-        windows = [ids[i : i + window] for i in range(0, len(ids), window)]
-        windows = [w for w in windows if len(w) >= 2]
-        results: list[WindowNLL] = []
-        virtual = self.virtual_tokens
-        with torch.inference_mode():
-            # Same-length windows batch together; only the text's last window may be shorter,
-            # and it comes last, so results stay in text order.
-            for start in range(0, len(windows), NLL_BATCH):
-                group = windows[start : start + NLL_BATCH]
-                for length in sorted({len(w) for w in group}, reverse=True):
-                    rows = [w for w in group if len(w) == length]
-                    batch = torch.tensor(rows, device=self.device)
-                    logits = self.model(**self.model_inputs(batch), use_cache=False).logits
-                    logp = torch.log_softmax(logits[:, virtual:-1].float(), dim=-1)
-                    picked = logp.gather(2, batch[:, 1:, None])[..., 0]
-                    for row, nll in zip(rows, (-picked.sum(dim=1)).tolist(), strict=True):
-                        results.append(
-                            WindowNLL(self.tokenizer.decode(row), float(nll), len(row) - 1)
-                        )
-        return results
-
-    def _score_with_prompt_cache(
-        self,
-        prompt_ids: list[int],
-        conts: list[list[int]],
-        groups: list[list[int]],
-        logprobs: list[float],
-    ) -> None:
-        """Extend the kept KV cache to this prompt (recomputing only the tokens after the
-        prefix it shares with the last prompt), then score each pack of continuations against
-        it, cropping the cache back to the prompt after each pack."""
-        import torch
-        from transformers import DynamicCache
-
-        virtual = self.virtual_tokens  # a soft prompt sits in the cache before every prompt
-        shared = min(shared_prefix_len(self._cache_ids, prompt_ids), len(prompt_ids) - 1)
-        if self._cache is None or shared == 0:
-            self._cache, shared = DynamicCache(config=self.model.config), 0
-        else:
-            self._cache.crop(-(self._cache.get_seq_length() - virtual - shared))
-        total = virtual + len(prompt_ids)
-        with torch.inference_mode():
-            new_ids = torch.tensor([prompt_ids[shared:]], device=self.device)
-            # From scratch the soft prompt (if any) goes in first; otherwise it is in the cache.
-            inputs = self.model_inputs(new_ids) if shared == 0 else {"input_ids": new_ids}
-            start = 0 if shared == 0 else virtual + shared
-            out = self.model(
-                **inputs,
-                position_ids=torch.arange(start, total, device=self.device)[None],
-                past_key_values=self._cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-            for group in groups:
-                packed = [conts[i] for i in group]
-                mask, positions = pack_after_prompt(total, [len(c) for c in packed], self.dtype)
-                flat = [tok for c in packed for tok in c]
-                logits = self.model(
-                    input_ids=torch.tensor([flat], device=self.device),
-                    attention_mask=mask.to(self.device),
-                    position_ids=positions.to(self.device),
-                    past_key_values=self._cache,
-                    use_cache=True,
-                ).logits[0]
-                self._cache.crop(-len(flat))
-                logp = torch.log_softmax(logits.float(), dim=-1)
-                offset = 0
-                for index, cont in zip(group, packed, strict=True):
-                    rest = torch.tensor(cont[1:], dtype=torch.long, device=logp.device)
-                    own = logp[offset : offset + len(cont) - 1].gather(1, rest[:, None]).sum()
-                    logprobs[index] = float(first[cont[0]] + own)
-                    offset += len(cont)
-        self._cache_ids = list(prompt_ids)
-
-    def _budget(self) -> int:
-        limit = self.context_window
-        return min(PACK_BUDGET, limit) if limit is not None else PACK_BUDGET
+        """Summed NLL per window of plain text (``hf_scoring.Scorer.text_nll``)."""
+        return self.scorer.text_nll(text, window, max_tokens)
 
     def continuation_ids(
         self, prompt_text: str, prompt_ids: list[int], continuation: str
     ) -> list[int]:
-        """Tokens of ``continuation + end_of_turn`` as they follow the prompt.
-
-        Taken as the suffix of the joint tokenisation, i.e. what the model would emit; if the
-        join merges across the boundary (the prompt's tokens change) the continuation is
-        tokenised on its own instead, so the prompt the model conditions on is always the
-        same one.
-        """
-        joint = self._encode(prompt_text + continuation + self.end_of_turn)
-        if joint[: len(prompt_ids)] == prompt_ids and len(joint) > len(prompt_ids):
-            return joint[len(prompt_ids) :]
-        alone: list[int] = self.tokenizer(
-            continuation + self.end_of_turn, add_special_tokens=False
-        )["input_ids"]
-        return alone
-
-    def _score_packed(self, prompt_ids: list[int], conts: list[list[int]]) -> list[float]:
-        import torch
-
-        virtual = self.virtual_tokens
-        mask, positions = pack_continuations(
-            virtual + len(prompt_ids), [len(c) for c in conts], self.dtype
-        )
-        flat = prompt_ids + [tok for c in conts for tok in c]
-        keep = len(flat) - len(prompt_ids) + 1  # last prompt token predicts each first token
-        with torch.inference_mode():
-            logits = self.model(
-                **self.model_inputs(torch.tensor([flat], device=self.device)),
-                attention_mask=mask.to(self.device),
-                position_ids=positions.to(self.device),
-                logits_to_keep=keep,
-                use_cache=False,
-            ).logits[0]
-            logp = torch.log_softmax(logits.float(), dim=-1)
-        sums, offset = [], 1
-        for cont in conts:
-            # Row 0 is the last prompt token; continuation token j>0 is predicted by row j-1
-            # of its own span.
-            rows = [0, *range(offset, offset + len(cont) - 1)]
-            picked = logp[rows, torch.tensor(cont, device=logp.device)]
-            sums.append(float(picked.sum()))
-            offset += len(cont)
-        return sums
+        """Tokens of ``continuation + end_of_turn`` as they follow the prompt."""
+        return self.scorer.continuation_ids(prompt_text, prompt_ids, continuation)
 
     def _stop_token_ids(self) -> set[int]:
         """eos, the model's own stop ids and the end-of-turn token, when it is one token."""

@@ -15,8 +15,8 @@ from typing import Any
 from tunevsprompt.generation.base import DecodingSettings
 from tunevsprompt.generation.endpoint import Endpoint, redact
 from tunevsprompt.generation.errors import GeneratorError
-from tunevsprompt.store import content_key
-from tunevsprompt.types import Generation, Prompt, Scores
+from tunevsprompt.runfolder.store import content_key
+from tunevsprompt.task.types import Generation, Prompt, Scores
 
 CHARS_PER_TOKEN = 4
 """Token estimate for hosted models, whose tokenizer is not here: used only to budget RAG

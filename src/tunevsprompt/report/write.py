@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunevsprompt.store import (
+from tunevsprompt.runfolder.store import (
     write_dir_atomic,
     write_file_atomic,
     write_json_atomic,
@@ -56,7 +56,7 @@ def refresh_run(run_dir: Path, policy: Policy | None = None) -> dict[str, Any]:
     measurements, under the run's own policy or a new one, and rewrite results.json and
     every report."""
     from tunevsprompt.decide import analyse
-    from tunevsprompt.run_folder import load_results, read_samples
+    from tunevsprompt.runfolder.read import load_results, read_samples
 
     results = load_results(run_dir)
     samples = read_samples(run_dir)

@@ -31,7 +31,7 @@ from tunevsprompt.retrieval.index import (
     read_index,
     write_index,
 )
-from tunevsprompt.store import content_key, write_dir_atomic
+from tunevsprompt.runfolder.store import content_key, write_dir_atomic
 
 if TYPE_CHECKING:
     import faiss

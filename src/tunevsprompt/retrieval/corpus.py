@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tunevsprompt.retrieval.chunking import Document
-from tunevsprompt.types import Example
+from tunevsprompt.task.types import Example
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 
@@ -55,7 +55,7 @@ def _read_folder(folder: Path) -> list[Document]:
 
 
 def _read_jsonl(path: Path, id_field: str, text_field: str) -> list[Document]:
-    from tunevsprompt.data import DataFormatError, read_records
+    from tunevsprompt.task.data import DataFormatError, read_records
 
     try:
         rows = read_records(path)

@@ -121,7 +121,7 @@ def _mean(values: Sequence[float | bool]) -> float:
 
 
 def _percentiles(values: list[float], timed: list[QueryTiming]) -> dict[str, Any] | None:
-    from tunevsprompt.latency import percentiles
+    from tunevsprompt.measure.latency import percentiles
 
     if not values:
         return None

@@ -1,6 +1,7 @@
 """The training loop shared by the tuning arms: answer-only loss, length-grouped batches,
 warm-up + decay, gradient accumulation, dev evaluation with early stopping (best state
-kept), and a checkpoint after every evaluation that a later run resumes from.
+kept), and a checkpoint after every evaluation that a later run resumes from (its file
+format in ``checkpoint``).
 
 What differs between LoRA and prompt tuning (which parameters train, how a batch is fed to
 the model) lives behind ``Trainable``; this loop knows neither.
@@ -9,11 +10,9 @@ the model) lives behind ``Trainable``; this loop knows neither.
 from __future__ import annotations
 
 import math
-import os
-import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -23,12 +22,11 @@ from tunevsprompt.training.batches import (
     length_grouped_batches,
     sorted_batches,
 )
+from tunevsprompt.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from tunevsprompt.training.memory import PeakMemory
 
 if TYPE_CHECKING:
     import torch
-
-CHECKPOINT_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -79,29 +77,6 @@ class TrainingObserver(Protocol):
 
 DevMetric = Callable[[], float]
 """The suite's primary metric on the dev split with the current weights (higher is better)."""
-
-
-@dataclass
-class TrainingState:
-    """Everything a resumed run needs besides the weights and optimizer."""
-
-    step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0
-    examples_seen: int = 0
-    tokens_seen: int = 0
-    train_s: float = 0.0
-    wall_s: float = 0.0
-    best_value: float | None = None
-    best_step: int | None = None
-    bad_evaluations: int = 0
-    stopped_early: bool = False
-    loss_curve: list[dict[str, float]] = field(default_factory=list)
-    dev_curve: list[dict[str, float | None]] = field(default_factory=list)
-    resumed_from_step: int | None = None
-    diverged_at_step: int | None = None
-    """The step whose loss was not finite (NaN or inf): training stopped there, without
-    applying it, and the best weights evaluated before it are the result."""
 
 
 @dataclass
@@ -174,7 +149,7 @@ def run_training(
     state = TrainingState()
     best: dict[str, torch.Tensor] = {k: v.detach().clone() for k, v in params.items()}
     if checkpoint_path.exists():
-        state, best = _load_checkpoint(checkpoint_path, params, optimizer)
+        state, best = load_checkpoint(checkpoint_path, params, optimizer)
         state.resumed_from_step = state.step
     memory = PeakMemory(trainable.device)
     memory.start()
@@ -236,7 +211,7 @@ def run_training(
                 _evaluate(trainable, dev, settings, pad_id, state, params, best, dev_metric)
                 trainable.set_training(True)
                 state.wall_s = wall_before + time.perf_counter() - session_began
-                _save_checkpoint(checkpoint_path, state, params, best, optimizer)
+                save_checkpoint(checkpoint_path, state, params, best, optimizer)
                 observer.checkpoint_saved(state.step, checkpoint_path)
             if state.stopped_early or at_epoch_end:
                 break  # a new epoch gets its own batch order
@@ -333,50 +308,6 @@ def _evaluate(
 def _finite(value: float) -> float | None:
     """Rounded for results.json, which has no NaN or infinity."""
     return round(value, 6) if math.isfinite(value) else None
-
-
-def _save_checkpoint(
-    path: Path,
-    state: TrainingState,
-    params: dict[str, torch.nn.Parameter],
-    best: dict[str, torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-) -> None:
-    """One file, written to a temporary sibling and renamed: a kill leaves the old one."""
-    import torch
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "state": asdict(state),
-        "weights": {k: v.detach().cpu() for k, v in params.items()},
-        "best": {k: v.cpu() for k, v in best.items()},
-        "optimizer": optimizer.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "python_rng": random.getstate(),
-    }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(
-    path: Path, params: dict[str, torch.nn.Parameter], optimizer: torch.optim.Optimizer
-) -> tuple[TrainingState, dict[str, torch.Tensor]]:
-    import torch
-
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if payload.get("format") != CHECKPOINT_FORMAT or set(payload["weights"]) != set(params):
-        raise ValueError(f"{path} is not a checkpoint of this training run")
-    with torch.no_grad():
-        for name, value in payload["weights"].items():
-            params[name].copy_(value.to(params[name].device))
-    optimizer.load_state_dict(payload["optimizer"])
-    torch.set_rng_state(payload["torch_rng"])
-    random.setstate(payload["python_rng"])
-    device = next(iter(params.values())).device
-    best = {k: v.to(device) for k, v in payload["best"].items()}
-    return TrainingState(**payload["state"]), best
 
 
 def _record(

@@ -212,7 +212,7 @@ class Suite(Strict):
         """The timed sample: the suite's, else enough to bound a p95 bar when one is set."""
         if self.latency.sample is not None:
             return self.latency.sample
-        from tunevsprompt.stats import CI_LEVEL, samples_to_bound_quantile
+        from tunevsprompt.measure.stats import CI_LEVEL, samples_to_bound_quantile
 
         bars = (self.decision.max_p95_ms, self.gates.max_p95_ms if self.gates else None)
         if any(bar is not None for bar in bars):
@@ -223,7 +223,7 @@ class Suite(Strict):
         """Bars this suite sets that its sample sizes can never show to hold."""
         import math
 
-        from tunevsprompt.stats import CI_LEVEL, samples_to_bound_quantile
+        from tunevsprompt.measure.stats import CI_LEVEL, samples_to_bound_quantile
 
         warnings = []
         bars = (self.decision.max_p95_ms, self.gates.max_p95_ms if self.gates else None)

@@ -178,7 +178,7 @@ def step_summary(report: GateReport, results: dict[str, Any]) -> str:
 
 def publish(report: GateReport, results: dict[str, Any], junit_path: Path) -> None:
     """Write the JUnit file and, inside GitHub Actions, append to the step summary."""
-    from tunevsprompt.store import write_text_atomic
+    from tunevsprompt.runfolder.store import write_text_atomic
 
     write_text_atomic(junit_path, junit_xml(report, str(results.get("suite"))))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from tunevsprompt.labels import is_parse_failure
-from tunevsprompt.metrics import encode_labels, generation_scores
-from tunevsprompt.quality import QualitySettings, single_pass_figure
-from tunevsprompt.types import Example, Prediction
+from tunevsprompt.measure.metrics import encode_labels, generation_scores
+from tunevsprompt.measure.quality import QualitySettings, single_pass_figure
+from tunevsprompt.task.labels import is_parse_failure
+from tunevsprompt.task.types import Example, Prediction
 
 
 def score_predictions(

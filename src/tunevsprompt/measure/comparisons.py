@@ -11,8 +11,8 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
-from tunevsprompt.quality import Figures
-from tunevsprompt.stats import holm
+from tunevsprompt.measure.quality import Figures
+from tunevsprompt.measure.stats import holm
 
 ALPHA = 0.05
 INCONCLUSIVE = "INCONCLUSIVE"

@@ -1,206 +1,17 @@
-"""The `tvp` command. Parses, delegates to the library, maps errors to exit codes:
-0 ok, 2 bad suite or usage, 3 runtime failure."""
+"""The commands that read a finished run folder: `tvp report`, `tvp gate`, `tvp plan` and
+`tvp export`."""
 
 from __future__ import annotations
 
-import json
-import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 
-from tunevsprompt import __version__
-from tunevsprompt.errors import RunError, SuiteError
-
-EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
-
-F = TypeVar("F", bound=Callable[..., Any])
+from tunevsprompt.cli.guard import apply_gates, run_guarded
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def _run_guarded(debug: bool, action: Callable[[], None]) -> None:
-    """Run an action; known errors become messages and exit codes (tracebacks with --debug)."""
-    from tunevsprompt.gate import GateUsageError
-    from tunevsprompt.generation.errors import GeneratorError
-    from tunevsprompt.run_folder import RunFolderError
-
-    try:
-        action()
-    except SuiteError as exc:
-        _fail(f"error: the suite is invalid\n{exc}", EXIT_USAGE)
-    except (RunFolderError, GateUsageError) as exc:
-        _fail(f"error: {exc}", EXIT_USAGE)
-    except click.UsageError as exc:
-        _fail(f"error: {exc.message}", EXIT_USAGE)
-    except (RunError, GeneratorError) as exc:
-        if debug:
-            traceback.print_exc()
-        _fail(f"error: {exc}", EXIT_RUNTIME)
-    except KeyboardInterrupt:
-        _fail(
-            "interrupted: finished examples are cached; run the same command again to resume", 130
-        )
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        _fail(
-            f"error: unexpected failure: {type(exc).__name__}: {exc} "
-            "(rerun with --debug for a traceback)",
-            EXIT_RUNTIME,
-        )
-
-
-def _csv_list(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    if not names:
-        raise click.BadParameter("give at least one arm name, e.g. --arms zero-shot,few-shot")
-    return names
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="tvp")
-def main() -> None:
-    """Prompt it, retrieve for it, or fine-tune it? Measure the arms, then decide."""
-
-
-@main.command()
-@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def validate(suite: Path, debug: bool) -> None:
-    """Check SUITE (schema, arms, data files and fields) without loading any model."""
-    from tunevsprompt.data import load_task_data
-    from tunevsprompt.suite_loader import load_suite
-
-    def action() -> None:
-        loaded = load_suite(suite)
-        data = load_task_data(loaded)
-        sizes = data.provenance["sampled"]
-        click.echo(
-            f"{suite}: ok ({len(loaded.arms)} arms: {', '.join(a.name for a in loaded.arms)}; "
-            f"train {sizes['train']}, dev {sizes['dev']}, test {sizes['test']} after sampling caps)"
-        )
-        for warning in loaded.suite.sample_warnings(sizes["test"]):
-            click.echo(f"warning: {warning}")
-        probed = [a.name for a in loaded.arms if a.changes_weights]
-        forgetting = loaded.suite.forgetting_config()
-        if probed and forgetting.enabled and forgetting.probes:
-            probes = ", ".join(f"{p.name} ({p.kind})" for p in forgetting.probes)
-            origin = "suite" if loaded.suite.forgetting else "built-in default"
-            click.echo(f"forgetting probes ({origin}): {probes}; probed: {', '.join(probed)}")
-
-    _run_guarded(debug, action)
-
-
-@main.command()
-def schema() -> None:
-    """Print the suite file's JSON schema (for editors), arm types included."""
-    from tunevsprompt.schema import suite_json_schema
-
-    click.echo(json.dumps(suite_json_schema(), indent=2))
-
-
-@main.command()
-@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--arms", callback=_csv_list, help="Comma-separated arm names to run (default: all).")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    help="Evaluate on N test examples (stratified; replaces the suite's test caps).",
-)
-@click.option(
-    "--train-limit",
-    type=click.IntRange(min=1),
-    help="Use N train examples (stratified; replaces the suite's train caps).",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Run folder (default: reports/<suite>/<timestamp>/). Rerun with the same --out to resume.",
-)
-@click.option("--device", help="Override model.device: auto, cpu, cuda, cuda:N.")
-@click.option(
-    "--no-cache", is_flag=True, help="Recompute every prediction instead of reusing cached ones."
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Cache folder (default: $TVP_CACHE_DIR or ~/.cache/tunevsprompt).",
-)
-@click.option(
-    "--no-gate", is_flag=True, help="Do not apply the suite's gates (exit 0 even when one fails)."
-)
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="local: every unit here, one after another; ray: one Ray task per unit (an arm's "
-    "headline pass, each further seed, learning-curve size and sweep trial).",
-)
-@click.option(
-    "--ray-address",
-    help="Ray cluster to join (e.g. auto, or ray://head:10001); default: start a local one.",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def compare(
-    suite: Path,
-    arms: list[str] | None,
-    limit: int | None,
-    train_limit: int | None,
-    out: Path | None,
-    device: str | None,
-    no_cache: bool,
-    cache_dir: Path | None,
-    no_gate: bool,
-    executor: str,
-    ray_address: str | None,
-    debug: bool,
-) -> None:
-    """Run the arms of SUITE, write results.json, samples.jsonl and the reports, then apply
-    the suite's gates (exit 1 when one fails)."""
-    from tunevsprompt.console import ConsoleObserver, recommendation_text, summary_table
-    from tunevsprompt.runner import RunOptions, run_compare
-    from tunevsprompt.suite_loader import load_suite
-
-    if ray_address and executor != "ray":
-        raise click.UsageError("--ray-address needs --executor ray")
-    observer = ConsoleObserver()
-
-    def action() -> None:
-        loaded = load_suite(suite)
-        if arms and not no_gate:
-            loaded.require_gated_arms(arms)
-        options = RunOptions(arms, limit, train_limit, out, device, not no_cache, cache_dir)
-        chosen = None
-        if executor == "ray":
-            from tunevsprompt.execution.ray_cluster import RayExecutor
-
-            chosen = RayExecutor(address=ray_address)
-        try:
-            run_dir = run_compare(loaded, options, observer, executor=chosen)
-        finally:
-            observer.close()
-        results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-        observer.console.print(summary_table(results))
-        observer.console.print(recommendation_text(results))
-        observer.console.print(f"run folder: {run_dir} (report.html, costs.xlsx, summary.csv)")
-        gates = loaded.suite.gates
-        if gates is not None and not no_gate:
-            _apply_gates(run_dir, results, gates, None)
-
-    _run_guarded(debug, action)
-
-
-@main.command()
+@click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option(
     "--suite",
@@ -214,17 +25,17 @@ def report(run_dir: Path, suite_path: Path | None, debug: bool) -> None:
     (report.html, report.md, charts/, summary.csv, samples.csv, costs.xlsx)."""
     from tunevsprompt.decide.analyse import Policy
     from tunevsprompt.report.write import refresh_run
-    from tunevsprompt.suite_loader import load_suite
+    from tunevsprompt.suite.loader import load_suite
 
     def action() -> None:
         policy = Policy.from_suite(load_suite(suite_path).suite) if suite_path else None
         results = refresh_run(run_dir, policy)
         click.echo(f"{run_dir / 'report.html'} ({_outcome(results)})")
 
-    _run_guarded(debug, action)
+    run_guarded(debug, action)
 
 
-@main.command()
+@click.command()
 @click.argument(
     "run_dir", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path)
 )
@@ -329,7 +140,7 @@ def plan(
         else:
             click.echo(f"{head}: {n:,} test examples")
 
-    _run_guarded(debug, action)
+    run_guarded(debug, action)
 
 
 def _outcome(results: dict[str, Any]) -> str:
@@ -348,7 +159,7 @@ def _plan_run(run_dir: Path, margin: float | str | None, power: float) -> None:
     from tunevsprompt.decide import plan as planning
     from tunevsprompt.decide.analyse import Policy, decide
     from tunevsprompt.report.write import SEED_SAMPLES
-    from tunevsprompt.run_folder import load_results, read_samples
+    from tunevsprompt.runfolder.read import load_results, read_samples
 
     results = load_results(run_dir)
     results = decide(
@@ -377,7 +188,7 @@ def _plan_run(run_dir: Path, margin: float | str | None, power: float) -> None:
         )
 
 
-@main.command()
+@click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--arm", required=True, help="The tuned arm to export (a lora arm).")
@@ -393,7 +204,7 @@ def export(run_dir: Path, out_dir: Path, arm: str, dtype: str, debug: bool) -> N
     """Write ARM of RUN_DIR as a Hugging Face model folder OUT_DIR (LoRA merged into the base
     weights, tokenizer, chat template), ready for `transformers serve OUT_DIR`, vLLM or
     from_pretrained."""
-    from tunevsprompt.export import export_arm
+    from tunevsprompt.runfolder.export import export_arm
 
     def action() -> None:
         record = export_arm(run_dir, arm, out_dir, dtype)
@@ -402,10 +213,10 @@ def export(run_dir: Path, out_dir: Path, arm: str, dtype: str, debug: bool) -> N
             f"serve it with: transformers serve {out_dir} --port 8000"
         )
 
-    _run_guarded(debug, action)
+    run_guarded(debug, action)
 
 
-@main.command()
+@click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--arm", help="The arm the bars apply to (default: the gates' arm, else the recommended one)."
@@ -445,8 +256,8 @@ def gate(
     Exit 0: every gate passed; 1: a gate failed or could not be evaluated; 2: usage error;
     3: unexpected failure."""
     from tunevsprompt.decide.analyse import Policy
-    from tunevsprompt.gate import merge_gates, parse_forgetting_flag
-    from tunevsprompt.run_folder import load_results
+    from tunevsprompt.decide.gate import merge_gates, parse_forgetting_flag
+    from tunevsprompt.runfolder.read import load_results
 
     def action() -> None:
         results = load_results(run_dir)
@@ -459,24 +270,6 @@ def gate(
             "require_recommendation": require_recommendation,
         }
         gates = merge_gates(Policy.from_results(results).gates, flags)
-        _apply_gates(run_dir, results, gates, junit)
+        apply_gates(run_dir, results, gates, junit)
 
-    _run_guarded(debug, action)
-
-
-def _apply_gates(run_dir: Path, results: dict[str, Any], gates: Any, junit: Path | None) -> None:
-    """Evaluate, publish (JUnit, GitHub step summary), print, and exit 1 on failure."""
-    from tunevsprompt.gate import evaluate_gates, publish
-
-    outcome = evaluate_gates(results, gates)
-    publish(outcome, results, junit or run_dir / "junit.xml")
-    for result in outcome.results:
-        click.echo(
-            f"gate {result.name} [{outcome.arm or '-'}]: {result.status.upper()}: {result.message}"
-        )
-    if not outcome.passed:
-        _fail(
-            f"gates FAILED ({outcome.failures} failed, {outcome.errors} could not be evaluated)",
-            EXIT_GATE,
-        )
-    click.echo("gates passed")
+    run_guarded(debug, action)

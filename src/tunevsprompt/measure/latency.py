@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tunevsprompt.types import Example, Prediction
+from tunevsprompt.task.types import Example, Prediction
 
 
 def measure_latency(
@@ -69,7 +69,7 @@ def percentiles(values: Sequence[float], digits: int = 3) -> dict[str, float]:
 def latency_intervals(values: Sequence[float], digits: int = 3) -> dict[str, Any]:
     """95% order-statistic intervals of p50 and p95 (a side is None when this many timed
     requests cannot bound it: a p95 upper bound needs 72), and the timed count."""
-    from tunevsprompt.stats import CI_LEVEL, quantile_interval
+    from tunevsprompt.measure.stats import CI_LEVEL, quantile_interval
 
     def rounded(bounds: tuple[float | None, float | None]) -> list[float | None]:
         return [None if b is None else round(b, digits) for b in bounds]

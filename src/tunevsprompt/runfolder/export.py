@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunevsprompt.run_folder import RunFolderError, load_results
+from tunevsprompt.runfolder.read import RunFolderError, load_results
 
 EXPORT_RECORD = "tvp_export.json"
 """Where the exported folder says what it came from (run, arm, adapter hash, base model)."""
@@ -32,8 +32,8 @@ class ExportSource:
 
 def export_source(run_dir: Path, arm: str) -> ExportSource:
     """The run's record of ``arm``, checked: a LoRA adapter whose weights match their hash."""
-    from tunevsprompt.arms.tuning import ADAPTER_WEIGHTS
     from tunevsprompt.generation.model_source import file_sha256
+    from tunevsprompt.training.adapter_cache import ADAPTER_WEIGHTS
 
     results = load_results(run_dir)
     arms: dict[str, Any] = results["arms"]
@@ -71,7 +71,7 @@ def export_arm(run_dir: Path, arm: str, out_dir: Path, dtype: str = "auto") -> d
 
     from tunevsprompt.generation.hf import load_generator
     from tunevsprompt.generation.model_source import ModelSpec
-    from tunevsprompt.store import write_dir_atomic
+    from tunevsprompt.runfolder.store import write_dir_atomic
 
     source = export_source(run_dir, arm)
     model = source.model

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from tunevsprompt.stats.proportions import PairedCounts, restricted_second_only, tango_score
+from tunevsprompt.measure.stats.proportions import PairedCounts, restricted_second_only, tango_score
 
 Z_975 = 1.959963984540054
 """Two-sided 5% critical value of the standard normal."""
@@ -151,7 +151,7 @@ def noninferiority_n(
     examples do not shrink (seed-to-seed variance, on ``fixed_df``). The t quantiles use the
     Welch–Satterthwaite degrees of freedom at the n found, so with few seeds more examples
     can stop helping: then it is infinite (run more seeds)."""
-    from tunevsprompt.stats.means import Variance, satterthwaite_df, t_quantile
+    from tunevsprompt.measure.stats.means import Variance, satterthwaite_df, t_quantile
 
     if gap >= margin:
         return math.inf

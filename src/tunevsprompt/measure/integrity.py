@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tunevsprompt.types import Prediction
+from tunevsprompt.task.types import Prediction
 
 LOGPROB_TOLERANCE = 1e-4
 """Rank scores closer than this count as unchanged (float noise between code paths)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tunevsprompt.arms.registry import arm_types, get_arm_config_model
-from tunevsprompt.suite import Suite
+from tunevsprompt.suite.model import Suite
 
 
 def suite_json_schema() -> dict[str, Any]:

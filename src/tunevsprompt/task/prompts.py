@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tunevsprompt.labels import LabelSet
-from tunevsprompt.types import Message, Prompt
+from tunevsprompt.task.labels import LabelSet
+from tunevsprompt.task.types import Message, Prompt
 
 
 def system_message(instruction: str, labels: LabelSet | None, show_labels: bool) -> str:

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunevsprompt.errors import SuiteError
-from tunevsprompt.labels import LabelSet, labels_from_data
-from tunevsprompt.suite_loader import KeyPath, LoadedSuite
-from tunevsprompt.types import Example
+from tunevsprompt.suite.loader import KeyPath, LoadedSuite
+from tunevsprompt.task.labels import LabelSet, labels_from_data
+from tunevsprompt.task.types import Example
 
 if TYPE_CHECKING:
-    from tunevsprompt.suite import TaskConfig
+    from tunevsprompt.suite.model import TaskConfig
 
 SPLITS = ("train", "dev", "test")
 

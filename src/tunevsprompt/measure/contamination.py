@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tunevsprompt.metrics import normalise_answer
-from tunevsprompt.types import Example
+from tunevsprompt.measure.metrics import normalise_answer
+from tunevsprompt.task.types import Example
 
 NGRAM = 13
 

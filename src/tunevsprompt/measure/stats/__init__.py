@@ -4,13 +4,13 @@ two-level (seeds × examples) standard errors, a vectorised bootstrap over examp
 clusters, order-statistic intervals for latency percentiles, power and sample size, and
 Holm's correction. Pure numpy/scipy; no model, no run folder."""
 
-from tunevsprompt.stats.bootstrap import (
+from tunevsprompt.measure.stats.bootstrap import (
     percentile_ci,
     resample_indices,
     resampled_sums,
     statistic_ci,
 )
-from tunevsprompt.stats.means import (
+from tunevsprompt.measure.stats.means import (
     Estimate,
     Variance,
     cluster_variance,
@@ -19,15 +19,15 @@ from tunevsprompt.stats.means import (
     satterthwaite_df,
     t_quantile,
 )
-from tunevsprompt.stats.multiplicity import holm
-from tunevsprompt.stats.power import (
+from tunevsprompt.measure.stats.multiplicity import holm
+from tunevsprompt.measure.stats.power import (
     Z_80,
     Z_975,
     mde_paired_proportions,
     noninferiority_n,
     noninferiority_n_paired_binary,
 )
-from tunevsprompt.stats.proportions import (
+from tunevsprompt.measure.stats.proportions import (
     McNemar,
     PairedCounts,
     clopper_pearson,
@@ -37,7 +37,7 @@ from tunevsprompt.stats.proportions import (
     tango_p_two_sided,
     tango_score,
 )
-from tunevsprompt.stats.quantiles import quantile_interval, samples_to_bound_quantile
+from tunevsprompt.measure.stats.quantiles import quantile_interval, samples_to_bound_quantile
 
 CI_LEVEL = 0.95
 """The confidence of every interval tvp reports (`ci95` keys)."""

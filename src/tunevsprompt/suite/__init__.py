@@ -1,0 +1,2 @@
+"""The suite file: its pydantic model, the YAML loader with located errors, and the JSON
+schema for editors."""

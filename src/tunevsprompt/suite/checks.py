@@ -1,0 +1,197 @@
+"""The suite's cross-checks, after the schema: data paths inside the suite's folder, the
+arms' own data files, the headline metric, the gates' arms, hosted arms' endpoints, and the
+forgetting probes' sources (a probe suite is loaded with the loader it is given)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tunevsprompt.errors import SuiteError, SuiteProblem
+from tunevsprompt.measure.metrics import metric_names
+from tunevsprompt.suite.loaded import LoadedSuite
+from tunevsprompt.suite.probe_suites import PROBE_ARM_HINT, probe_suite_arm
+from tunevsprompt.suite.yaml_lines import KeyPath, did_you_mean
+
+SuiteLoader = Callable[[Path], LoadedSuite]
+"""Loads a probe suite without following its own probes."""
+
+
+def cross_checks(loaded: LoadedSuite, load: SuiteLoader | None) -> list[SuiteProblem]:
+    """Every problem the schema cannot see; probe suites are checked when ``load`` is given."""
+    problems = (
+        _check_paths(loaded)
+        + _check_arm_data(loaded)
+        + _check_metric(loaded)
+        + _check_gates(loaded)
+        + _check_hosted(loaded)
+    )
+    if load is not None:
+        problems += _check_forgetting(loaded, load)
+    return problems
+
+
+def _check_paths(loaded: LoadedSuite) -> list[SuiteProblem]:
+    data = loaded.suite.task.data
+    problems = []
+    for key in ("train", "dev", "test", "dataset"):
+        raw = getattr(data, key)
+        if raw is None or (key == "dataset" and raw.startswith("hub:")):
+            continue
+        problem = _path_problem(loaded, ("task", "data", key), raw)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _path_problem(loaded: LoadedSuite, loc: KeyPath, raw: str) -> SuiteProblem | None:
+    """A data path must exist and stay inside the suite's folder."""
+    candidate = Path(raw)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        return loaded.problem(
+            loc,
+            f"path {raw!r} leaves the suite's folder",
+            f"put the data inside {loaded.folder} and give a relative path",
+        )
+    resolved = (loaded.folder / candidate).resolve()
+    if not resolved.is_relative_to(loaded.folder.resolve()):
+        return loaded.problem(
+            loc,
+            f"path {raw!r} resolves to {resolved}, outside the suite's "
+            "folder (through a symbolic link)",
+            f"copy the data into {loaded.folder} instead of linking to it",
+        )
+    if not resolved.exists():
+        return loaded.problem(
+            loc, f"file not found: {resolved}", "paths are relative to the suite file's folder"
+        )
+    return None
+
+
+def _check_arm_data(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """Files the arms read (a RAG corpus): where they are, then whether they can be used."""
+    problems = []
+    index = {entry.name: i for i, entry in enumerate(loaded.suite.arms)}
+    for config in loaded.arms:
+        loc: KeyPath = ("arms", index[config.name])
+        found = [
+            _path_problem(loaded, (*loc, *key.split(".")), raw)
+            for key, raw in config.data_paths().items()
+        ]
+        missing = [p for p in found if p is not None]
+        problems.extend(missing)
+        if missing:
+            continue
+        for key, message, hint in config.problems_for_data(loaded.folder):
+            problems.append(loaded.problem((*loc, *key.split(".")), message, hint))
+    return problems
+
+
+def _check_metric(loaded: LoadedSuite) -> list[SuiteProblem]:
+    primary = loaded.suite.metrics.primary
+    names = metric_names(loaded.suite.task.type)
+    if primary is None or primary in names:
+        return []
+    return [
+        loaded.problem(
+            ("metrics", "primary"),
+            f"unknown metric {primary!r} for a {loaded.suite.task.type} task",
+            did_you_mean(primary, names) or f"known: {', '.join(names)}",
+        )
+    ]
+
+
+def _check_gates(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """Gates must name arms of this suite."""
+    gates = loaded.suite.gates
+    names = [a.name for a in loaded.suite.arms]
+    problems = []
+    for key in ("arm", "require_recommendation"):
+        value = getattr(gates, key, None) if gates else None
+        if value is not None and value not in names:
+            problems.append(
+                loaded.problem(
+                    ("gates", key),
+                    f"{value!r} is not an arm of this suite",
+                    did_you_mean(value, names) or f"arms: {', '.join(names)}",
+                )
+            )
+    return problems
+
+
+def _check_hosted(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """Arms with backend: openai must name a model (on the arm or in `openai:`)."""
+    from tunevsprompt.generation.endpoint import is_hosted
+
+    default_model = loaded.suite.openai.model if loaded.suite.openai else None
+    problems: list[SuiteProblem] = []
+    for index, config in enumerate(loaded.arms):
+        if is_hosted(config) and getattr(config, "model", None) is None and default_model is None:
+            problems.append(
+                loaded.problem(
+                    ("arms", index, "backend"),
+                    "backend: openai needs a model name",
+                    "set `model` on this arm, or `openai: {model: ...}` for the suite",
+                )
+            )
+    return problems
+
+
+def _check_forgetting(loaded: LoadedSuite, load: SuiteLoader) -> list[SuiteProblem]:
+    """Each probe's data can be read: built-in packages installed, files present and well
+    formed, a probe suite valid with an arm that can answer it."""
+    from tunevsprompt.forgetting.sources import (
+        ProbeSourceError,
+        builtin_available,
+        read_probe_data,
+    )
+
+    config = loaded.suite.forgetting
+    if config is None or not config.enabled:
+        return []
+    problems: list[SuiteProblem] = []
+    for i, probe in enumerate(config.probes):
+        loc: KeyPath = ("forgetting", "probes", i, "source")
+        if probe.source.startswith("builtin:"):
+            missing = builtin_available(probe.source)
+            if missing is not None:
+                problems.append(loaded.problem(loc, missing.message, missing.hint))
+                continue
+            if probe.source == "builtin:mmlu":
+                continue  # 14 MB; read when the probe runs
+        else:
+            found = _path_problem(loaded, loc, probe.source)
+            if found is not None:
+                problems.append(found)
+                continue
+        try:
+            if probe.kind == "suite":
+                path = loaded.folder / probe.source
+                problems.extend(_check_probe_suite(loaded, i, path, probe.arm, load))
+            else:
+                read_probe_data(probe, loaded.folder, loaded.suite.sampling.seed)
+        except ProbeSourceError as error:
+            problems.append(loaded.problem(loc, error.message, error.hint))
+    return problems
+
+
+def _check_probe_suite(
+    loaded: LoadedSuite, index: int, path: Path, arm: str | None, load: SuiteLoader
+) -> list[SuiteProblem]:
+
+    loc: KeyPath = ("forgetting", "probes", index, "source")
+    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+        return [loaded.problem(loc, f"{path} is not a suite file", "give a .yaml suite file")]
+    if path.resolve() == loaded.path:
+        return [loaded.problem(loc, "a suite cannot be its own forgetting probe")]
+    try:
+        other = load(path)
+    except SuiteError as error:
+        here = loaded.problem(loc, f"the probe suite {path.name} is invalid (see below)")
+        return [here, *error.problems]
+    try:
+        probe_suite_arm(other, arm)
+    except ValueError as error:
+        key = (*loc[:-1], "arm") if arm is not None else loc
+        return [loaded.problem(key, str(error), PROBE_ARM_HINT)]
+    return []
