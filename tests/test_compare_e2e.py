@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.cli import main
 from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.measure.metrics import token_f1
+from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
 from tunevsprompt.runner import RunOptions, load_default_generator, run_compare
 from tunevsprompt.suite.loader import LoadedSuite, load_suite
 from tunevsprompt.task.types import Generation, Prompt, Scores

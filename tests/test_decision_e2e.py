@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.cli import main
+from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 

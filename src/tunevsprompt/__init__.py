@@ -1,5 +1,3 @@
 """tunevsprompt: prompt it, retrieve for it, or fine-tune it? Measure, then decide."""
 
 __version__ = "0.1.0"
-
-RESULTS_SCHEMA_VERSION = "2.0"

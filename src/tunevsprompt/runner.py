@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.decide.analyse import Policy, decide
 from tunevsprompt.execution.base import (
     ArmOutcome,
@@ -26,6 +25,7 @@ from tunevsprompt.measure.contamination import overlap
 from tunevsprompt.report.write import SEED_SAMPLES, write_reports
 from tunevsprompt.runfolder.manifest import now_iso, start_manifest
 from tunevsprompt.runfolder.store import write_json_atomic, write_jsonl_atomic
+from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
 from tunevsprompt.suite.loader import LoadedSuite
 from tunevsprompt.task.data import TaskData, load_task_data
 

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.decide.config import DecisionConfig, GatesConfig, PricingConfig
 from tunevsprompt.decide.costs import arm_cost, break_even
 from tunevsprompt.decide.recommend import DecisionInputs, recommend
@@ -17,6 +16,7 @@ from tunevsprompt.measure.latency import latency_intervals
 from tunevsprompt.measure.quality import Figures, QualitySettings
 from tunevsprompt.measure.score_table import score_table
 from tunevsprompt.measure.stats import CI_LEVEL
+from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from tunevsprompt.suite.model import Suite

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tunevsprompt import RESULTS_SCHEMA_VERSION
 from tunevsprompt.arms.base import ArmConfig, RunContext, TaskInfo
 from tunevsprompt.errors import SuiteError
 from tunevsprompt.execution.base import (
@@ -35,6 +34,7 @@ from tunevsprompt.runfolder.store import (
     path_digest,
     write_json_atomic,
 )
+from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
 from tunevsprompt.suite.loader import LoadedSuite
 
 if TYPE_CHECKING:
