@@ -53,6 +53,23 @@ Num = Annotated[
 ]
 """A JSON number (int or float, kept as written)."""
 
+
+def _number_or_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("number_or_text_type", "should be a number or a text (5%)")
+    return value
+
+
+NumOrText = Annotated[
+    float | str,
+    PlainValidator(_number_or_text),
+    PlainSerializer(_as_written),
+    WithJsonSchema({"type": ["number", "string"]}),
+]
+"""A number, or a text such as `5%` (a margin)."""
+
 Count = StrictInt
 """A whole number (a count, a step, a seed)."""
 

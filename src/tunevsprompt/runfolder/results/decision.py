@@ -8,7 +8,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tunevsprompt.runfolder.results.base import Count, Flag, Interval, Num, OpenRecord, Record
+from tunevsprompt.runfolder.results.base import (
+    Count,
+    Flag,
+    Interval,
+    Num,
+    NumOrText,
+    OpenRecord,
+    Record,
+)
 
 # -- costs -----------------------------------------------------------------------------------
 
@@ -152,7 +160,7 @@ class BreakEven(Record):
 class DecisionRule(Record):
     """The non-inferiority rule the recommendation applied."""
 
-    margin: Num | str | None = Field(
+    margin: NumOrText | None = Field(
         None, description="decision.margin: metric units, or a share of the dearer arm (5%)."
     )
     margin_kind: str | None = Field(None, description="absolute or relative.")
