@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 from tunevsprompt.report.charts import render_charts  # noqa: E402
 from tunevsprompt.report.html import render_html  # noqa: E402
+from tunevsprompt.runfolder.results import Results  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-support-bot"
 ARGS = [
@@ -70,7 +71,7 @@ def results() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def charts(results: dict[str, Any]) -> dict[str, str]:
-    return render_charts(results)
+    return render_charts(Results.model_validate(results))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,8 @@ def report(
     lines = (FIXTURE / "samples.jsonl").read_text(encoding="utf-8").splitlines()
     samples = [json.loads(line) for line in lines if line.strip()]
     html = tmp_path_factory.mktemp("run") / "report.html"
-    html.write_text(render_html(results, samples, charts), encoding="utf-8")
+    page = render_html(Results.model_validate(results), samples, charts)
+    html.write_text(page, encoding="utf-8")
     loaded = open_page(browser, html)
     yield loaded
     loaded.page.close()

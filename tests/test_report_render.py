@@ -17,6 +17,7 @@ from markupsafe import escape
 from tunevsprompt.report.charts import render_charts
 from tunevsprompt.report.html import render_html
 from tunevsprompt.report.markdown import render_markdown
+from tunevsprompt.runfolder.results import Results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-support-bot"
 ARMS = ("zero-shot", "lora", "soft-prompt")
@@ -36,6 +37,11 @@ def load_results() -> dict[str, Any]:
     return json.loads((FIXTURE / "results.json").read_text(encoding="utf-8"))
 
 
+def typed(data: dict[str, Any]) -> Results:
+    """The reports read results.json through its model."""
+    return Results.model_validate(data)
+
+
 def load_samples() -> list[dict[str, Any]]:
     lines = (FIXTURE / "samples.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
@@ -53,12 +59,12 @@ def samples() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def charts(results: dict[str, Any]) -> dict[str, str]:
-    return render_charts(results)
+    return render_charts(typed(results))
 
 
 @pytest.fixture(scope="module")
 def page(results: dict[str, Any], samples: list[dict[str, Any]], charts: dict[str, str]) -> str:
-    return render_html(results, samples, charts)
+    return render_html(typed(results), samples, charts)
 
 
 def stripped(results: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +98,7 @@ def test_every_chart_is_an_svg_with_paths(charts: dict[str, str]) -> None:
 def test_charts_are_deterministic_and_colour_arms_alike(
     results: dict[str, Any], charts: dict[str, str]
 ) -> None:
-    assert render_charts(copy.deepcopy(results)) == charts
+    assert render_charts(typed(copy.deepcopy(results))) == charts
     lora_orange = "#ff7f0e"  # second arm, second palette colour, in every chart
     for name in ("quality", "quality_vs_cost", "cost_vs_volume", "latency", "forgetting"):
         assert lora_orange in charts[name], name
@@ -104,7 +110,7 @@ def test_learning_curves_chart_only_with_a_curve(results: dict[str, Any]) -> Non
         {"train_size": size, "quality": {"value": value, "ci95": [value - 0.05, value + 0.05]}}
         for size, value in ((25, 0.08), (100, 0.18), (300, 0.29))
     ]
-    charts = render_charts(curved)
+    charts = render_charts(typed(curved))
     assert set(charts) == {"quality", "learning_curves"}
     root = ET.fromstring(charts["learning_curves"])
     assert root.findall(f".//{SVG}path")
@@ -158,7 +164,7 @@ def test_untrusted_text_is_escaped(results: dict[str, Any], charts: dict[str, st
         | {"prediction": XSS_OUTPUT if arm == "lora" else "card_arrival", "correct": False}
         for arm in ARMS
     ]
-    page = render_html(doctored, rows, charts)
+    page = render_html(typed(doctored), rows, charts)
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(2)&gt;" in page
@@ -170,19 +176,19 @@ def test_disagreements_are_capped_with_the_total(
     results: dict[str, Any], samples: list[dict[str, Any]], charts: dict[str, str]
 ) -> None:
     many = samples + [dict(row, id=f"{row['id']}-copy") for row in samples]
-    page = render_html(results, many, charts)
+    page = render_html(typed(results), many, charts)
     table = page[page.index('id="disagreements-table"') : page.index('<h2 id="manifest">')]
     assert table.count("<tr>") == 1 + 200
     assert "308 of the test examples" in page and "the first 200 are shown" in page
     agreeing = [dict(row, prediction="card_arrival") for row in samples]
-    assert "The arms agree on every test example" in render_html(results, agreeing, charts)
+    assert "The arms agree on every test example" in render_html(typed(results), agreeing, charts)
 
 
 def test_markdown_sections_tables_and_chart_links(
     results: dict[str, Any], charts: dict[str, str]
 ) -> None:
     files = {name: f"charts/{name}.svg" for name in charts}
-    text = render_markdown(results, files)
+    text = render_markdown(typed(results), files)
     for heading in ("## Recommendation", "## Arms", "## Comparisons", "## Costs", "## Charts"):
         assert f"\n{heading}\n" in text, heading
     for heading in ("## Tuned arms", "## Forgetting", "## Contamination", "## Manifest"):
@@ -197,14 +203,14 @@ def test_markdown_sections_tables_and_chart_links(
     assert "| lora | $0.0630 | $0.00360 | $6.30 | $0.63 | $63.05 | ALLOW |" in text
     for name in charts:
         assert f"![{name}](charts/{name}.svg)" in text
-    assert "## Charts" not in render_markdown(results)
+    assert "## Charts" not in render_markdown(typed(results))
 
 
 def test_markdown_table_cells_from_data_are_escaped(results: dict[str, Any]) -> None:
     doctored = copy.deepcopy(results)
     doctored["comparisons"][2]["verdict"] = "odd | verdict\nsecond line"
     doctored["break_even"][0]["cheaper_below"] = "a|b"
-    text = render_markdown(doctored)
+    text = render_markdown(typed(doctored))
     assert "| odd \\| verdict second line |" in text
     assert "| zero-shot vs lora | 5.4 | a\\|b | lora |" in text
     table = text[text.index("| arms | metric | n |") :].split("\n\n")[0].splitlines()
@@ -216,22 +222,23 @@ def test_renderers_survive_an_old_run_folder(
     results: dict[str, Any], samples: list[dict[str, Any]]
 ) -> None:
     old = stripped(results)
-    charts = render_charts(old)
+    charts = render_charts(typed(old))
     assert list(charts) == ["quality"]
-    page = render_html(old, samples, charts)
+    page = render_html(typed(old), samples, charts)
     assert "has no recommendation" in page and "No pairwise comparisons" in page
     assert "No cost model" in page and '<h2 id="forgetting">' not in page
     for arm in ARMS:
         assert arm in page
-    text = render_markdown(old, {"quality": "charts/quality.svg"})
+    text = render_markdown(typed(old), {"quality": "charts/quality.svg"})
     for absent in ("## Recommendation", "## Comparisons", "## Costs", "## Forgetting"):
         assert absent not in text
     assert "![quality](charts/quality.svg)" in text
     assert "| lora | lora | 154 | 0.292 [0.214, 0.364] |" in text
     # Nothing at all beyond the arms' quality: still a page, no chart but the bar chart.
-    bare = {"suite": "x", "run_id": "r", "arms": {"a": {"quality": {"value": 0.5}}}}
+    arms = {"a": {"quality": {"value": 0.5}}}
+    bare = typed({"schema_version": "1.0", "suite": "x", "run_id": "r", "arms": arms})
     assert "a" in render_html(bare, [], render_charts(bare))
-    assert render_charts({"arms": {}}) == {}
+    assert render_charts(typed({"schema_version": "1.0", "arms": {}})) == {}
 
 
 def test_a_sweep_lists_every_trial_and_marks_the_chosen_one(
@@ -249,7 +256,7 @@ def test_a_sweep_lists_every_trial_and_marks_the_chosen_one(
         for i, (lr, dev) in enumerate([(0.0001, 0.2), (0.001, 0.45)])
     ]
     swept["arms"]["lora"]["sweep"] = {"trials": trials, "best_trial": 1}
-    text = render_markdown(swept)
+    text = render_markdown(typed(swept))
     assert "\n## Hyperparameter sweeps\n" in text
     assert (
         "| lora | 0 | learning_rate=0.0001, r=8 | 0.200 [0.100, 0.300] | 77 | 38 | 61.2 |  |"
@@ -259,8 +266,8 @@ def test_a_sweep_lists_every_trial_and_marks_the_chosen_one(
         "| lora | 1 | learning_rate=0.001, r=8 | 0.450 [0.350, 0.550] | 77 | 38 | 61.2 | yes |"
         in text
     )
-    page = render_html(swept, samples, {})
+    page = render_html(typed(swept), samples, {})
     table = page[page.index('<table id="sweep-table">') :].split("</table>")[0]
     assert table.count("<tr") == 3 and table.count('class="recommended"') == 1
-    assert "Hyperparameter sweeps" not in render_markdown(results)
-    assert 'id="sweeps"' not in render_html(results, samples, {})
+    assert "Hyperparameter sweeps" not in render_markdown(typed(results))
+    assert 'id="sweeps"' not in render_html(typed(results), samples, {})

@@ -21,6 +21,7 @@ from tunevsprompt.report.tables import (
     write_samples_csv,
     write_summary_csv,
 )
+from tunevsprompt.runfolder.results import Results
 
 RUN = Path(__file__).parent / "fixtures" / "run-support-bot"
 PAYLOADS = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
@@ -36,6 +37,11 @@ def results() -> dict[str, Any]:
 def samples() -> list[dict[str, Any]]:
     lines = (RUN / "samples.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def typed(data: dict[str, Any]) -> Results:
+    """The reports read results.json through its model."""
+    return Results.model_validate(data)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -92,7 +98,7 @@ def test_neutralise_guards_formula_triggers_only() -> None:
 
 def test_summary_csv_matches_results(tmp_path: Path, results: dict[str, Any]) -> None:
     path = tmp_path / "summary.csv"
-    write_summary_csv(path, results)
+    write_summary_csv(path, typed(results))
     rows = read_csv(path)
     assert list(rows[0]) == list(SUMMARY_COLUMNS)
     assert [row["arm"] for row in rows] == list(results["arms"])
@@ -160,8 +166,12 @@ def test_formula_injection_is_neutralised_in_csv(tmp_path: Path) -> None:
     for row, payload in zip(read_csv(tmp_path / "samples.csv"), PAYLOADS, strict=True):
         for key in ("arm", "input", "target", "raw_output"):
             assert row[key] == "'" + payload
-    results = {"arms": {p: {"type": p} for p in PAYLOADS}, "recommendation": {"arm": "+1"}}
-    write_summary_csv(tmp_path / "summary.csv", results)
+    results = {
+        "schema_version": "2.0",
+        "arms": {p: {"type": p} for p in PAYLOADS},
+        "recommendation": {"arm": "+1"},
+    }
+    write_summary_csv(tmp_path / "summary.csv", typed(results))
     rows = read_csv(tmp_path / "summary.csv")
     assert [row["arm"] for row in rows] == ["'" + p for p in PAYLOADS]
     assert [row["recommended"] for row in rows] == [str(p == "+1") for p in PAYLOADS]
@@ -177,7 +187,7 @@ def test_formula_injection_is_neutralised_in_xlsx(tmp_path: Path, results: dict[
         hostile["arms"][payload] = arm
     hostile["recommendation"]["verdicts"] = {p: p for p in PAYLOADS}
     path = tmp_path / "costs.xlsx"
-    write_costs_xlsx(path, hostile)
+    write_costs_xlsx(path, typed(hostile))
     book = load(path, cached=False)
     seen = 0
     for sheet in book:
@@ -195,7 +205,7 @@ def test_formula_injection_is_neutralised_in_xlsx(tmp_path: Path, results: dict[
 
 def test_xlsx_formulas_reference_assumptions(tmp_path: Path, results: dict[str, Any]) -> None:
     path = tmp_path / "costs.xlsx"
-    write_costs_xlsx(path, results)
+    write_costs_xlsx(path, typed(results))
     book = load(path, cached=False)
     assert book.sheetnames == ["summary", "costs", "assumptions"]
     names = {name: book.defined_names[name].attr_text for name in book.defined_names}
@@ -234,7 +244,7 @@ def test_xlsx_cached_and_recomputed_values_match_cost_model(
     tmp_path: Path, results: dict[str, Any]
 ) -> None:
     path = tmp_path / "costs.xlsx"
-    write_costs_xlsx(path, results)
+    write_costs_xlsx(path, typed(results))
     cached, costs = load(path, cached=True), load(path, cached=False)["costs"]
     columns = header_index(costs)
     cell = recompute(path)
@@ -301,6 +311,7 @@ def hand_results() -> dict[str, Any]:
         record["cost"] = arm_cost(record, manifest, pricing, 100_000)
         record["quality"] = {"metric": "accuracy", "value": 0.5, "ci95": [0.4, 0.6]}
     return {
+        "schema_version": "2.0",
         "task": {"primary_metric": "accuracy"},
         "arms": records,
         "policy": {"pricing": pricing.model_dump(), "decision_volume": 100_000},
@@ -321,7 +332,7 @@ def test_hand_computed_costs_gpu_and_api(tmp_path: Path) -> None:
     assert HAND["lora"]["per_1k"] == pytest.approx(0.833333, abs=1e-6)
     assert HAND["api"]["per_1k"] == pytest.approx(0.28)
     path = tmp_path / "costs.xlsx"
-    write_costs_xlsx(path, results)
+    write_costs_xlsx(path, typed(results))
     book = load(path, cached=False)
     costs, columns = book["costs"], header_index(book["costs"])
     names = {name: book.defined_names[name].attr_text for name in book.defined_names}
@@ -359,24 +370,26 @@ def test_hand_computed_costs_gpu_and_api(tmp_path: Path) -> None:
 
 def test_older_run_folders_give_blanks(tmp_path: Path, results: dict[str, Any]) -> None:
     old = {
+        "schema_version": "1.0",
         "task": {"primary_metric": "accuracy"},
         "arms": {"zero-shot": {"type": "zero-shot", "quality": {"value": 0.4}, "tokens": {}}},
     }
-    write_summary_csv(tmp_path / "summary.csv", old)
+    write_summary_csv(tmp_path / "summary.csv", typed(old))
     (row,) = read_csv(tmp_path / "summary.csv")
     assert row["quality"] == "0.4" and row["metric"] == "accuracy"
     assert row["monthly_usd"] == row["p95_ms"] == row["verdict"] == row["forgetting_delta"] == ""
     assert row["recommended"] == "False"
-    write_costs_xlsx(tmp_path / "old.xlsx", old)
+    write_costs_xlsx(tmp_path / "old.xlsx", typed(old))
     summary = load(tmp_path / "old.xlsx", cached=False)["summary"]
     assert summary["J2"].value is None and summary["D2"].value == 0.4
-    assert summary_rows({}) == []
-    write_costs_xlsx(tmp_path / "empty.xlsx", {})
+    empty = typed({"schema_version": "1.0", "arms": {}})
+    assert summary_rows(empty) == []
+    write_costs_xlsx(tmp_path / "empty.xlsx", empty)
 
     # No policy block: the prices come from each arm's cost basis, and still recompute.
     no_policy = {k: v for k, v in results.items() if k not in ("policy", "recommendation")}
     path = tmp_path / "no-policy.xlsx"
-    write_costs_xlsx(path, no_policy)
+    write_costs_xlsx(path, typed(no_policy))
     costs = load(path, cached=False)["costs"]
     monthly_col = header_index(costs)["monthly_usd @ decision_volume"]
     cell = recompute(path)

@@ -24,7 +24,8 @@ from tunevsprompt.forgetting.measure import fill_unchanged, forgetting_summary
 from tunevsprompt.measure.contamination import overlap
 from tunevsprompt.report.write import SEED_SAMPLES, write_reports
 from tunevsprompt.runfolder.manifest import now_iso, start_manifest
-from tunevsprompt.runfolder.store import write_json_atomic, write_jsonl_atomic
+from tunevsprompt.runfolder.results import write_results
+from tunevsprompt.runfolder.store import write_jsonl_atomic
 from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
 from tunevsprompt.suite.loader import LoadedSuite
 from tunevsprompt.task.data import TaskData, load_task_data
@@ -58,7 +59,8 @@ def run_compare(
     trainable_loader: TrainableLoader = load_hf_generator,
     executor: Executor | None = None,
 ) -> Path:
-    """Run every selected arm and write results.json, samples.jsonl and the reports."""
+    """Run every selected arm and write results.json (validated by its model), samples.jsonl
+    and the reports."""
     if options.arms:
         loaded = loaded.select_arms(options.arms)
     suite = loaded.suite
@@ -94,7 +96,7 @@ def run_compare(
         Policy.from_suite(suite),
         seed_samples,
     )
-    write_json_atomic(run_dir / "results.json", results)
+    typed = write_results(run_dir / "results.json", results)
     write_jsonl_atomic(run_dir / "samples.jsonl", samples)
     if seed_samples:
         write_jsonl_atomic(run_dir / SEED_SAMPLES, seed_samples)
@@ -103,7 +105,7 @@ def run_compare(
     write_jsonl_atomic(
         run_dir / FORGETTING_SAMPLES, (row for o in outcomes.values() for row in o.probe_samples)
     )
-    write_reports(run_dir, results, samples)
+    write_reports(run_dir, typed, samples)
     return run_dir
 
 

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from tunevsprompt.cli.guard import apply_gates, run_guarded
+
+if TYPE_CHECKING:
+    from tunevsprompt.runfolder.results import Results
 
 
 @click.command()
@@ -143,13 +146,13 @@ def plan(
     run_guarded(debug, action)
 
 
-def _outcome(results: dict[str, Any]) -> str:
+def _outcome(results: Results) -> str:
     """The recommendation in a few words."""
-    recommendation = results.get("recommendation") or {}
-    if recommendation.get("arm"):
-        return f"recommended: {recommendation['arm']}"
-    if recommendation.get("status") == "undecided":
-        return f"no arm recommended yet; {recommendation.get('leading')} leads"
+    recommendation = results.recommendation
+    if recommendation is not None and recommendation.arm:
+        return f"recommended: {recommendation.arm}"
+    if recommendation is not None and recommendation.status == "undecided":
+        return f"no arm recommended yet; {recommendation.leading} leads"
     return "recommended: none"
 
 
@@ -159,9 +162,9 @@ def _plan_run(run_dir: Path, margin: float | str | None, power: float) -> None:
     from tunevsprompt.decide import plan as planning
     from tunevsprompt.decide.analyse import Policy, decide
     from tunevsprompt.report.write import SEED_SAMPLES
-    from tunevsprompt.runfolder.read import load_results, read_samples
+    from tunevsprompt.runfolder.read import load_results_dict, read_samples
 
-    results = load_results(run_dir)
+    results = load_results_dict(run_dir)
     results = decide(
         results,
         read_samples(run_dir),
@@ -257,10 +260,10 @@ def gate(
     3: unexpected failure."""
     from tunevsprompt.decide.analyse import Policy
     from tunevsprompt.decide.gate import merge_gates, parse_forgetting_flag
-    from tunevsprompt.runfolder.read import load_results
+    from tunevsprompt.runfolder.read import load_results_dict
 
     def action() -> None:
-        results = load_results(run_dir)
+        results = load_results_dict(run_dir)
         flags = {
             "arm": arm,
             "min_quality": min_quality,

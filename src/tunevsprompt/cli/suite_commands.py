@@ -1,4 +1,5 @@
-"""`tvp validate` and `tvp schema`: the suite file, checked or described, without a model."""
+"""`tvp validate` and `tvp schema`: the suite file, checked or described, without a model (and
+results.json described)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,20 @@ def validate(suite: Path, debug: bool) -> None:
 
 
 @click.command()
-def schema() -> None:
-    """Print the suite file's JSON schema (for editors), arm types included."""
+@click.option(
+    "--results",
+    "results_file",
+    is_flag=True,
+    help="Print the JSON schema of a run folder's results.json instead.",
+)
+def schema(results_file: bool) -> None:
+    """Print the suite file's JSON schema (for editors), arm types included; with --results,
+    the schema of results.json."""
+    if results_file:
+        from tunevsprompt.runfolder.results import results_json_schema
+
+        click.echo(json.dumps(results_json_schema(), indent=2))
+        return
     from tunevsprompt.suite.schema import suite_json_schema
 
     click.echo(json.dumps(suite_json_schema(), indent=2))

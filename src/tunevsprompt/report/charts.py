@@ -1,23 +1,24 @@
-"""The report's charts as SVG text, drawn from results.json alone. A chart whose data the run
+"""The report's charts as SVG text, drawn from the typed results alone. A chart whose data the run
 folder lacks is left out. Output is deterministic: same results, same bytes."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tunevsprompt.decide.fmt import volume as volume_text
+from tunevsprompt.decide import fmt
 from tunevsprompt.report.view import (
     arm_colours,
     arm_names,
     break_even,
     decision_volume,
-    mapping,
     monthly_cost,
-    pair,
+    pricing_policy,
     quality,
 )
+from tunevsprompt.runfolder.results import Results
+from tunevsprompt.runfolder.results.forgetting import ArmProbe
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,10 +45,10 @@ RC: dict[Any, Any] = {
 }
 
 P95_STYLE: dict[str, Any] = {"alpha": 0.45, "hatch": "//", "edgecolor": "white"}
-Drawer = Callable[["Figure", Mapping[str, Any], dict[str, str]], bool]
+Drawer = Callable[["Figure", Results, dict[str, str]], bool]
 
 
-def render_charts(results: dict[str, Any]) -> dict[str, str]:
+def render_charts(results: Results) -> dict[str, str]:
     """{chart name: SVG text} for each chart in CHART_TITLES whose data exists."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -89,8 +90,8 @@ def _err(value: float, ci: tuple[float, float] | None) -> list[list[float]] | No
     return [[max(0.0, value - ci[0])], [max(0.0, ci[1] - value)]] if ci else None
 
 
-def _metric(results: Mapping[str, Any]) -> str:
-    return str(mapping(results.get("task")).get("primary_metric") or "quality")
+def _metric(results: Results) -> str:
+    return (results.task.primary_metric if results.task else None) or "quality"
 
 
 def _log_scale(ax: Axes, which: str, unit: str) -> None:
@@ -111,9 +112,9 @@ def _log_scale(ax: Axes, which: str, unit: str) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _quality(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -> bool:
-    arms = mapping(results.get("arms"))
-    points = {n: q for n in arm_names(results) if (q := quality(mapping(arms[n])))}
+def _quality(fig: Figure, results: Results, colours: dict[str, str]) -> bool:
+    arms = results.arms
+    points = {n: q for n in arm_names(results) if (q := quality(arms[n].quality))}
     if not points:
         return False
     ax = fig.subplots()
@@ -130,12 +131,12 @@ def _quality(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -
     return True
 
 
-def _quality_vs_cost(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -> bool:
+def _quality_vs_cost(fig: Figure, results: Results, colours: dict[str, str]) -> bool:
     volume = decision_volume(results)
-    arms = mapping(results.get("arms"))
+    arms = results.arms
     points: dict[str, tuple[float, float, tuple[float, float] | None]] = {}
     for name in arm_names(results):
-        q = quality(mapping(arms[name]))
+        q = quality(arms[name].quality)
         cost = None if volume is None else monthly_cost(results, name, volume)
         if q is not None and cost is not None:
             points[name] = (cost, q[0], q[1])
@@ -165,14 +166,13 @@ def _quality_vs_cost(fig: Figure, results: Mapping[str, Any], colours: dict[str,
     return True
 
 
-def _cost_vs_volume(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -> bool:
+def _cost_vs_volume(fig: Figure, results: Results, colours: dict[str, str]) -> bool:
     import numpy as np
 
     names = [n for n in arm_names(results) if monthly_cost(results, n, 1.0) is not None]
     if not names:
         return False
-    policy = mapping(results.get("policy"))
-    marks = [float(v) for v in mapping(policy.get("pricing")).get("monthly_requests") or []]
+    marks = [float(v) for v in pricing_policy(results).monthly_requests or []]
     evens = [
         b
         for b in break_even(results)
@@ -196,7 +196,7 @@ def _cost_vs_volume(fig: Figure, results: Mapping[str, Any], colours: dict[str, 
     for b, marker in zip(evens, "XPDs^v<>", strict=False):
         v = float(b["volume"])
         y = monthly_cost(results, b["cheaper_below"], v) or 0.0
-        label = f"{b['pair']} break even at {volume_text(v)}"
+        label = f"{b['pair']} break even at {fmt.volume(v)}"
         ax.plot([v], [y], marker, color="black", ms=7, label=label)
     if decision:
         ax.axvline(decision, color="grey", ls=":", lw=1, label=f"decision volume {decision:,.0f}")
@@ -206,18 +206,21 @@ def _cost_vs_volume(fig: Figure, results: Mapping[str, Any], colours: dict[str, 
     return True
 
 
-def _latency(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -> bool:
+def _latency(fig: Figure, results: Results, colours: dict[str, str]) -> bool:
     from matplotlib.artist import Artist
     from matplotlib.patches import Patch
 
-    arms = mapping(results.get("arms"))
-    latency = {n: mapping(mapping(arms[n]).get("latency_ms")) for n in arm_names(results)}
-    names = [n for n, lat in latency.items() if lat.get("p50") is not None]
+    measured: dict[str, tuple[float, float | None]] = {}
+    for name in arm_names(results):
+        latency = results.arms[name].latency_ms
+        if latency is not None and latency.p50 is not None:
+            measured[name] = (latency.p50, latency.p95)
+    names = list(measured)
     if not names:
         return False
     ax = fig.subplots()
     for i, name in enumerate(names):
-        p50, p95 = latency[name]["p50"], latency[name].get("p95")
+        p50, p95 = measured[name]
         ax.bar(i - 0.2, p50, width=0.4, color=colours[name])
         if p95 is not None:
             ax.bar(i + 0.2, p95, width=0.4, color=colours[name], **P95_STYLE)
@@ -225,7 +228,9 @@ def _latency(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -
         Patch(color="grey", label="p50"),
         Patch(facecolor="grey", label="p95", **P95_STYLE),
     ]
-    limit = mapping(mapping(results.get("policy")).get("decision")).get("max_p95_ms")
+    policy = results.policy
+    bars = policy.decision if policy else None
+    limit = bars.max_p95_ms if bars else None
     if limit is not None:
         line = ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"p95 limit {limit:,.0f} ms")
         handles.append(line)
@@ -235,18 +240,17 @@ def _latency(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -
     return True
 
 
-def _forgetting(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -> bool:
-    arms = mapping(results.get("arms"))
+def _forgetting(fig: Figure, results: Results, colours: dict[str, str]) -> bool:
     probes: dict[str, dict[str, tuple[float, tuple[float, float] | None]]] = {}
-    meta: dict[str, Mapping[str, Any]] = {}
+    meta: dict[str, ArmProbe] = {}
     for name in arm_names(results):
-        g = mapping(mapping(arms[name]).get("forgetting"))
-        if g.get("by_construction") or not g.get("measured"):
+        g = results.arms[name].forgetting
+        if g is None or g.by_construction or not g.measured:
             continue
-        for probe, x in mapping(g.get("probes")).items():
-            if mapping(x).get("delta") is not None:
-                probes.setdefault(probe, {})[name] = (float(x["delta"]), pair(x.get("ci95")))
-                meta[probe] = mapping(x)
+        for probe, x in (g.probes or {}).items():
+            if x.delta is not None:
+                probes.setdefault(probe, {})[name] = (float(x.delta), fmt.bounds(x.ci95))
+                meta[probe] = x
     if not probes:
         return False
     axes = fig.subplots(1, len(probes), squeeze=False)[0]
@@ -266,21 +270,21 @@ def _forgetting(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]
         ax.axhline(0, color="black", linewidth=0.8)
         _arm_axis(ax, names)
         ax.set_xlim(-0.6, len(names) - 0.4)
-        better = "higher" if meta[probe].get("higher_is_better") else "lower"
-        ax.set_title(f"{probe}: {meta[probe].get('metric', '')} ({better} is better)")
+        better = "higher" if meta[probe].higher_is_better else "lower"
+        metric = meta[probe].metric
+        ax.set_title(f"{probe}: {'' if metric is None else metric} ({better} is better)")
     axes[0].set_ylabel("after − base")
     return True
 
 
-def _learning_curves(fig: Figure, results: Mapping[str, Any], colours: dict[str, str]) -> bool:
-    arms = mapping(results.get("arms"))
+def _learning_curves(fig: Figure, results: Results, colours: dict[str, str]) -> bool:
     curves: dict[str, list[tuple[float, float, tuple[float, float] | None]]] = {}
     for name in arm_names(results):
         points = []
-        for p in mapping(arms[name]).get("learning_curve") or []:
-            q = quality(mapping(p))
-            if q is not None and mapping(p).get("train_size") is not None:
-                points.append((float(p["train_size"]), q[0], q[1]))
+        for p in results.arms[name].learning_curve or []:
+            q = quality(p.quality)
+            if q is not None and p.train_size is not None:
+                points.append((float(p.train_size), q[0], q[1]))
         if points:
             curves[name] = sorted(points, key=lambda p: p[0])
     if not curves:

@@ -1,5 +1,5 @@
 """report.html: one self-contained file (inline CSS and SVG, no network reference) from
-results.json, samples.jsonl and the rendered charts. Inputs and model outputs are untrusted
+the typed results, samples.jsonl and the rendered charts. Inputs and model outputs are untrusted
 text: the template autoescapes everything; only our own chart SVG is inserted as markup."""
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from typing import Any
 
+from tunevsprompt.decide import fmt
 from tunevsprompt.report import view
 from tunevsprompt.report.charts import CHART_TITLES
+from tunevsprompt.runfolder.results import Results
+from tunevsprompt.runfolder.results.run import Manifest, ModelManifest, Task
 
 MAX_DISAGREEMENTS = 200
 _ID = re.compile(r'\bid="([^"]+)"')
@@ -18,7 +21,7 @@ _REF = re.compile(r'(href="#|url\(#)([^")]+)')
 
 
 def render_html(
-    results: dict[str, Any], samples: Sequence[Mapping[str, Any]], charts: Mapping[str, str]
+    results: Results, samples: Sequence[Mapping[str, Any]], charts: Mapping[str, str]
 ) -> str:
     """The whole report as one HTML document."""
     from jinja2 import Environment, StrictUndefined
@@ -51,7 +54,7 @@ def render_html(
         disagreeing=total,
         examples_cap=MAX_DISAGREEMENTS,
         samples_count=len(samples),
-        manifest=manifest_rows(view.mapping(results.get("manifest"))),
+        manifest=manifest_rows(results.manifest or Manifest()),
     )
 
 
@@ -70,77 +73,70 @@ def inline_svg(name: str, svg: str) -> str:
     return _REF.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", body)
 
 
-def header(results: Mapping[str, Any]) -> dict[str, Any]:
-    manifest = view.mapping(results.get("manifest"))
-    model = view.mapping(manifest.get("model"))
-    data = view.mapping(view.mapping(results.get("task")).get("data"))
-    n = view.mapping(data.get("sampled")).get("test")
+def header(results: Results) -> dict[str, Any]:
+    manifest = results.manifest or Manifest()
+    model = manifest.model or ModelManifest()
+    task = results.task or Task()
+    n = ((task.data.sampled if task.data else None) or {}).get("test")
     if n is None:
-        counts = [view.mapping(a).get("n") for a in view.mapping(results.get("arms")).values()]
+        counts = [a.n for a in results.arms.values()]
         n = max((c for c in counts if c is not None), default=None)
-    task = view.mapping(results.get("task"))
     return {
-        "suite": results.get("suite") or "–",
-        "run_id": results.get("run_id") or "–",
-        "model": model.get("id") or "–",
-        "device": manifest.get("device_name") or manifest.get("device") or "–",
+        "suite": results.suite or "–",
+        "run_id": results.run_id or "–",
+        "model": model.id or "–",
+        "device": manifest.device_name or manifest.device or "–",
         "n": n,
-        "task": task.get("type") or "–",
-        "metric": task.get("primary_metric") or "quality",
+        "task": task.type or "–",
+        "metric": task.primary_metric or "quality",
     }
 
 
-def manifest_rows(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+def manifest_rows(manifest: Manifest) -> list[tuple[str, str]]:
     """What produced this run: enough to reproduce it or to tell two runs apart."""
-    model = view.mapping(manifest.get("model"))
-    packages = view.mapping(manifest.get("packages"))
+    model = manifest.model or ModelManifest()
+    packages = manifest.packages or {}
+    described = (model.id, model.source, model.dtype)
     rows = [
-        (
-            "suite",
-            f"{manifest.get('suite_path') or '–'} (sha256 {manifest.get('suite_sha256') or '–'})",
-        ),
-        ("git sha", manifest.get("git_sha") or "not a git checkout"),
-        ("model", " · ".join(str(model[k]) for k in ("id", "source", "dtype") if model.get(k))),
-        ("model sha256", model.get("source_sha256") or "–"),
-        ("device", manifest.get("device_name") or manifest.get("device") or "–"),
-        ("seed", view.text(manifest.get("seed"))),
-        (
-            "started / finished",
-            f"{manifest.get('started_at') or '–'} / {manifest.get('finished_at') or '–'}",
-        ),
-        ("python", f"{manifest.get('python') or '–'} on {manifest.get('platform') or '–'}"),
+        ("suite", f"{manifest.suite_path or '–'} (sha256 {manifest.suite_sha256 or '–'})"),
+        ("git sha", manifest.git_sha or "not a git checkout"),
+        ("model", " · ".join(str(x) for x in described if x)),
+        ("model sha256", model.source_sha256 or "–"),
+        ("device", manifest.device_name or manifest.device or "–"),
+        ("seed", fmt.text(manifest.seed)),
+        ("started / finished", f"{manifest.started_at or '–'} / {manifest.finished_at or '–'}"),
+        ("python", f"{manifest.python or '–'} on {manifest.platform or '–'}"),
         ("packages", ", ".join(f"{k} {v}" for k, v in packages.items()) or "–"),
     ]
     return [(label, value or "–") for label, value in rows]
 
 
-def forgetting_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+def forgetting_rows(results: Results) -> list[dict[str, Any]]:
     """One row per tuned arm and probe; one row for an arm that cannot forget or was not
     measured. Empty when no arm carries a forgetting record."""
     rows: list[dict[str, Any]] = []
-    for name, raw in view.mapping(results.get("arms")).items():
-        g = view.mapping(view.mapping(raw).get("forgetting"))
-        if not g:
+    for name, record in results.arms.items():
+        g = record.forgetting
+        if g is None:
             continue
-        if g.get("by_construction") or not g.get("measured"):
-            note = "0 by construction" if g.get("by_construction") else "not measured"
-            rows.append({"arm": name, "probe": "all", "note": f"{note}: {g.get('reason') or ''}"})
+        if g.by_construction or not g.measured:
+            note = "0 by construction" if g.by_construction else "not measured"
+            rows.append({"arm": name, "probe": "all", "note": f"{note}: {g.reason or ''}"})
             continue
-        for probe, x in view.mapping(g.get("probes")).items():
-            x = view.mapping(x)
-            better = "higher" if x.get("higher_is_better") else "lower"
+        for probe, x in (g.probes or {}).items():
+            better = "higher" if x.higher_is_better else "lower"
             rows.append(
                 {
                     "arm": name,
                     "probe": probe,
-                    "primary": probe == g.get("primary"),
-                    "metric": f"{x.get('metric', '–')} ({better} is better)",
-                    "n": x.get("n"),
-                    "base": x.get("base"),
-                    "value": x.get("value"),
-                    "delta": x.get("delta"),
-                    "ci95": view.pair(x.get("ci95")),
-                    "change": x.get("change") or "–",
+                    "primary": probe == g.primary,
+                    "metric": f"{x.metric if x.metric is not None else '–'} ({better} is better)",
+                    "n": x.n,
+                    "base": x.base,
+                    "value": x.value,
+                    "delta": x.delta,
+                    "ci95": fmt.bounds(x.ci95),
+                    "change": x.change or "–",
                     "note": None,
                 }
             )
@@ -160,7 +156,7 @@ def disagreements(
             {"id": key, "input": row.get("input"), "target": row.get("target"), "by_arm": {}},
         )
         example["by_arm"][str(row.get("arm"))] = {
-            "prediction": view.text(row.get("prediction")),
+            "prediction": fmt.text(row.get("prediction")),
             "correct": row.get("correct"),
         }
     differing = [

@@ -1,4 +1,4 @@
-"""report.md from a results.json dict: GitHub-flavoured, readable as plain text."""
+"""report.md from the typed results: GitHub-flavoured, readable as plain text."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
+from tunevsprompt.decide import fmt
 from tunevsprompt.report import view
+from tunevsprompt.runfolder.results import Results
 
 
 def _cell(value: Any) -> str:
     """Text from the data made safe inside a table cell: a `|` would end the cell and a
     newline the row."""
-    text = view.text(value)
+    text = fmt.text(value)
     return " ".join(text.replace("|", "\\|").split())
 
 
-def render_markdown(results: dict[str, Any], chart_files: Mapping[str, str] | None = None) -> str:
+def render_markdown(results: Results, chart_files: Mapping[str, str] | None = None) -> str:
     """The report; ``chart_files`` maps chart name to its path relative to report.md, and
     the charts named there are linked as images."""
     from tunevsprompt.report.charts import CHART_TITLES

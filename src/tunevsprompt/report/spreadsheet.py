@@ -7,12 +7,21 @@ viewers that never recalculate still show the right number."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tunevsprompt.report.tables import SUMMARY_COLUMNS, neutralise, summary_rows
+from tunevsprompt.report.view import pricing_policy
+from tunevsprompt.runfolder.results import ArmRecord, Results
+from tunevsprompt.runfolder.results.decision import (
+    ArmCost,
+    CostBasis,
+    OneTimeBasis,
+    PerRequestBasis,
+)
+from tunevsprompt.runfolder.results.figures import TokenFigures
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -69,12 +78,6 @@ def _num(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _get(record: object, *path: str) -> Any:
-    for key in path:
-        record = record.get(key) if isinstance(record, Mapping) else None
-    return record
-
-
 @dataclass
 class Assumptions:
     """The named input cells, in sheet order: name -> (value, unit, what it is)."""
@@ -96,32 +99,41 @@ def _device_name(priced_as: object) -> str:
     return "cpu_usd_per_hour" if priced_as == "cpu" else _name("gpu_usd_per_hour", str(priced_as))
 
 
-def _assumptions(results: Mapping[str, Any]) -> Assumptions:
+def _basis(record: ArmRecord) -> CostBasis:
+    cost = record.cost
+    return (cost.basis if cost else None) or CostBasis()
+
+
+def _assumptions(results: Results) -> Assumptions:
     """The suite's pricing policy, with gaps (older run folders) filled from each arm's cost
     basis, which records the prices it used."""
-    pricing = _get(results, "policy", "pricing") or {}
-    bases = [_get(arm, "cost", "basis") or {} for arm in (results.get("arms") or {}).values()]
+    pricing = pricing_policy(results)
+    bases = [_basis(arm) for arm in results.arms.values()]
     found = Assumptions()
-    found.add("cpu_usd_per_hour", pricing.get("cpu_usd_per_hour"), "USD/hour", "a CPU machine")
-    for key, price in (pricing.get("gpu_usd_per_hour") or {}).items():
+    found.add("cpu_usd_per_hour", pricing.cpu_usd_per_hour, "USD/hour", "a CPU machine")
+    for key, price in (pricing.gpu_usd_per_hour or {}).items():
         found.add(_device_name(key), price, "USD/hour", f"GPU matching {key}")
     for basis in bases:
-        for part in ("one_time", "per_request"):
-            priced_as, price = _get(basis, part, "priced_as"), _get(basis, part, "usd_per_hour")
-            if priced_as is not None:
-                found.add(_device_name(priced_as), price, "USD/hour", f"device {priced_as}")
-    utilisation = pricing.get("utilisation")
-    months = pricing.get("amortise_months")
+        for part in (basis.one_time, basis.per_request):
+            if part is not None and part.priced_as is not None:
+                device = part.priced_as
+                found.add(_device_name(device), part.usd_per_hour, "USD/hour", f"device {device}")
+    utilisation = pricing.utilisation
+    months = pricing.amortise_months
     for basis in bases:
-        utilisation = utilisation or _get(basis, "per_request", "utilisation")
-        months = months or basis.get("amortise_months")
+        utilisation = utilisation or (basis.per_request.utilisation if basis.per_request else None)
+        months = months or basis.amortise_months
     found.add("utilisation", utilisation, "share", "share of paid serving time spent serving")
     found.add("amortise_months", months, "months", "months one-time costs are spread over")
-    volume = _get(results, "policy", "decision_volume") or _get(results, "recommendation", "volume")
-    volumes = pricing.get("monthly_requests") or []
-    for arm in (results.get("arms") or {}).values():
-        volume = volume or _get(arm, "cost", "volume")
-        priced = _get(arm, "cost", "monthly_by_volume") or {}
+    policy, recommendation = results.policy, results.recommendation
+    volume = (policy.decision_volume if policy else None) or (
+        recommendation.volume if recommendation else None
+    )
+    volumes: list[float] = list(pricing.monthly_requests or [])
+    for arm in results.arms.values():
+        cost = arm.cost or ArmCost()
+        volume = volume or cost.volume
+        priced = cost.monthly_by_volume or {}
         volumes = volumes or sorted(int(v) for v in priced if str(v).isdigit())
     found.add("decision_volume", volume, "requests/month", "the volume the decision is made at")
     for index, requests in enumerate(volumes, start=1):
@@ -129,9 +141,9 @@ def _assumptions(results: Mapping[str, Any]) -> Assumptions:
         if f"priced_volume_{index}" in found.rows:
             found.volumes.append(f"priced_volume_{index}")
     for basis in bases:
-        per_request = basis.get("per_request") or {}
-        model = str(per_request.get("model"))
-        if per_request.get("kind") != "api-tokens" or model in found.api:
+        per_request = basis.per_request or PerRequestBasis()
+        model = str(per_request.model)
+        if per_request.kind != "api-tokens" or model in found.api:
             continue
         names = (
             _name("api", model, "input_usd_per_mtok"),
@@ -139,8 +151,8 @@ def _assumptions(results: Mapping[str, Any]) -> Assumptions:
         )
         if any(name in found.rows for name in names):
             names = (f"{names[0]}_{len(found.api) + 1}", f"{names[1]}_{len(found.api) + 1}")
-        found.add(names[0], per_request.get("input_usd_per_mtok"), "USD/Mtok", f"{model} input")
-        found.add(names[1], per_request.get("output_usd_per_mtok"), "USD/Mtok", f"{model} output")
+        found.add(names[0], per_request.input_usd_per_mtok, "USD/Mtok", f"{model} input")
+        found.add(names[1], per_request.output_usd_per_mtok, "USD/Mtok", f"{model} output")
         found.api[model] = names
     return found
 
@@ -168,30 +180,31 @@ def _cost_columns(assumptions: Assumptions) -> list[Column]:
 
 
 def _cost_row(
-    name: str, record: Mapping[str, Any], at: Callable[[str], str], assumptions: Assumptions
+    name: str, record: ArmRecord, at: Callable[[str], str], assumptions: Assumptions
 ) -> dict[str, Cell]:
     """One arm's measured inputs and the formulas that price them. Compute-seconds per request
     are 1 / throughput, as the cost model priced them; one-time seconds are recovered unrounded
     from the priced figure where the price allows (the basis rounds them to the millisecond)."""
-    tokens = record.get("tokens") or {}
-    throughput = _num(record.get("throughput_eps"))
+    tokens = record.tokens or TokenFigures()
+    throughput = _num(record.throughput_eps)
     row: dict[str, Cell] = {
         "arm": name,
         "compute_s_per_request": 1.0 / throughput if throughput else None,
-        "input_tokens_per_request": _num(tokens.get("input_mean")),
-        "output_tokens_per_request": _num(tokens.get("output_mean")),
+        "input_tokens_per_request": _num(tokens.input_mean),
+        "output_tokens_per_request": _num(tokens.output_mean),
     }
-    basis = _get(record, "cost", "basis")
-    if not isinstance(basis, Mapping):
+    basis = record.cost.basis if record.cost else None
+    if basis is None:
         return row
-    per_request, one_time = basis.get("per_request") or {}, basis.get("one_time") or {}
+    per_request = basis.per_request or PerRequestBasis()
+    one_time = basis.one_time or OneTimeBasis()
     util = assumptions.value("utilisation")
     per_1k: float | None = None
-    row["per_request_kind"] = per_request.get("kind")
-    if per_request.get("kind") == "api-tokens":
-        names = assumptions.api.get(str(per_request.get("model")), ("", ""))
-        tokens_in = _num(per_request.get("input_tokens"))
-        tokens_out = _num(per_request.get("output_tokens"))
+    row["per_request_kind"] = per_request.kind
+    if per_request.kind == "api-tokens":
+        names = assumptions.api.get(str(per_request.model), ("", ""))
+        tokens_in = _num(per_request.input_tokens)
+        tokens_out = _num(per_request.output_tokens)
         prices = assumptions.value(names[0]), assumptions.value(names[1])
         row.update(
             compute_s_per_request=None,
@@ -209,13 +222,11 @@ def _cost_row(
                 per_1k,
             )
     else:
-        device = _device_name(per_request.get("priced_as"))
+        device = _device_name(per_request.priced_as)
         rate = assumptions.value(device)
-        seconds = _num(row["compute_s_per_request"]) or _num(
-            per_request.get("compute_s_per_request")
-        )
+        seconds = _num(row["compute_s_per_request"]) or _num(per_request.compute_s_per_request)
         row["compute_s_per_request"] = seconds
-        row["serving_priced_as"] = per_request.get("priced_as")
+        row["serving_priced_as"] = per_request.priced_as
         if rate is not None:
             row["serving_usd_per_hour"] = Formula(f"={device}", rate)
         if rate is not None and util and seconds is not None:
@@ -225,15 +236,15 @@ def _cost_row(
                 f"*{at('serving_usd_per_hour')}/3600",
                 per_1k,
             )
-    device = _device_name(one_time.get("priced_as"))
+    device = _device_name(one_time.priced_as)
     rate = assumptions.value(device)
-    usd, seconds = _num(one_time.get("usd")), _num(one_time.get("seconds"))
+    usd, seconds = _num(one_time.usd), _num(one_time.seconds)
     if usd is not None and rate:
         seconds = usd / rate * SECONDS_PER_HOUR
     row.update(
-        one_time_what=one_time.get("what"),
+        one_time_what=one_time.what,
         one_time_s=seconds,
-        one_time_priced_as=one_time.get("priced_as"),
+        one_time_priced_as=one_time.priced_as,
     )
     if rate is None or seconds is None:
         return row
@@ -295,7 +306,7 @@ SUMMARY_FORMATS = {
 }
 
 
-def write_costs_xlsx(path: Path, results: Mapping[str, Any]) -> None:
+def write_costs_xlsx(path: Path, results: Results) -> None:
     """costs.xlsx with the sheets `summary`, `costs` and `assumptions` (see the module doc)."""
     import xlsxwriter
     from xlsxwriter.utility import xl_col_to_name
@@ -343,10 +354,9 @@ def write_costs_xlsx(path: Path, results: Mapping[str, Any]) -> None:
 
     assumptions = _assumptions(results)
     cost_columns = _cost_columns(assumptions)
-    arms = results.get("arms") or {}
     cost_rows = [
-        _cost_row(str(name), record or {}, locator(cost_columns, index), assumptions)
-        for index, (name, record) in enumerate(arms.items(), start=2)
+        _cost_row(name, record, locator(cost_columns, index), assumptions)
+        for index, (name, record) in enumerate(results.arms.items(), start=2)
     ]
     summary_columns = [
         Column(key, SUMMARY_FORMATS.get(key, "text" if key != "recommended" else "general"))

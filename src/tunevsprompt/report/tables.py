@@ -9,6 +9,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tunevsprompt.runfolder.results import Results
+from tunevsprompt.runfolder.results.decision import ArmCost, Policy, Recommendation
+from tunevsprompt.runfolder.results.figures import LatencyFigures, QualityFigure
+from tunevsprompt.runfolder.results.forgetting import ArmForgetting
+from tunevsprompt.runfolder.results.run import Task
+
 # A cell starting with one of these is read as a formula by Excel, LibreOffice and Sheets.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -61,55 +67,53 @@ def neutralise(value: object) -> object:
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
+    """A sample row's nested object (samples.jsonl is not typed), or an empty one."""
     return value if isinstance(value, Mapping) else {}
 
 
-def _pair(value: object) -> tuple[Any, Any]:
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return value[0], value[1]
-    return None, None
+def _interval(value: list[float] | None) -> tuple[float | None, float | None]:
+    return (value[0], value[1]) if value is not None else (None, None)
 
 
-def summary_rows(results: Mapping[str, Any]) -> list[dict[str, object]]:
+def summary_rows(results: Results) -> list[dict[str, object]]:
     """One row per arm, in results.json's order. Figures an older run folder lacks (cost,
     latency, forgetting, the recommendation) are None."""
-    task = _mapping(results.get("task"))
-    policy = _mapping(results.get("policy"))
-    recommendation = _mapping(results.get("recommendation"))
-    verdicts = _mapping(recommendation.get("verdicts"))
+    task = results.task or Task()
+    policy = results.policy or Policy()
+    recommendation = results.recommendation or Recommendation()
+    verdicts = recommendation.verdicts or {}
     rows: list[dict[str, object]] = []
-    for name, record in _mapping(results.get("arms")).items():
-        arm = _mapping(record)
-        quality = _mapping(arm.get("quality"))
-        latency = _mapping(arm.get("latency_ms"))
-        cost = _mapping(arm.get("cost"))
-        forgetting = _mapping(arm.get("forgetting"))
-        ci_low, ci_high = _pair(quality.get("ci95"))
-        forgetting_low, forgetting_high = _pair(forgetting.get("ci95"))
+    for name, arm in results.arms.items():
+        quality = arm.quality or QualityFigure()
+        latency = arm.latency_ms or LatencyFigures()
+        cost = arm.cost or ArmCost()
+        forgetting = arm.forgetting or ArmForgetting()
+        ci_low, ci_high = _interval(quality.ci95)
+        forgetting_low, forgetting_high = _interval(forgetting.ci95)
         rows.append(
             {
                 "arm": name,
-                "type": arm.get("type"),
-                "metric": quality.get("metric") or task.get("primary_metric"),
-                "quality": quality.get("value"),
+                "type": arm.type,
+                "metric": quality.metric or task.primary_metric,
+                "quality": quality.value,
                 "ci_low": ci_low,
                 "ci_high": ci_high,
-                "p50_ms": latency.get("p50"),
-                "p95_ms": latency.get("p95"),
-                "throughput_eps": arm.get("throughput_eps"),
-                "error_rate": arm.get("error_rate"),
-                "backend": "openai" if arm.get("api") else "local",
-                "per_1k_requests_usd": cost.get("per_1k_requests_usd"),
-                "monthly_usd": cost.get("monthly_usd"),
-                "decision_volume": cost.get("volume") or policy.get("decision_volume"),
-                "one_time_usd": cost.get("one_time_usd"),
-                "training_wall_s": _mapping(arm.get("training")).get("wall_s"),
-                "forgetting_probe": forgetting.get("primary"),
-                "forgetting_delta": forgetting.get("delta"),
+                "p50_ms": latency.p50,
+                "p95_ms": latency.p95,
+                "throughput_eps": arm.throughput_eps,
+                "error_rate": arm.error_rate,
+                "backend": "openai" if arm.api else "local",
+                "per_1k_requests_usd": cost.per_1k_requests_usd,
+                "monthly_usd": cost.monthly_usd,
+                "decision_volume": cost.volume or policy.decision_volume,
+                "one_time_usd": cost.one_time_usd,
+                "training_wall_s": arm.training.wall_s if arm.training else None,
+                "forgetting_probe": forgetting.primary,
+                "forgetting_delta": forgetting.delta,
                 "forgetting_ci_low": forgetting_low,
                 "forgetting_ci_high": forgetting_high,
                 "verdict": verdicts.get(name),
-                "recommended": recommendation.get("arm") == name,
+                "recommended": recommendation.arm == name,
             }
         )
     return rows
@@ -132,7 +136,7 @@ def _write(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, objec
             writer.writerow({key: _cell(value) for key, value in row.items()})
 
 
-def write_summary_csv(path: Path, results: Mapping[str, Any]) -> None:
+def write_summary_csv(path: Path, results: Results) -> None:
     """summary.csv: one row per arm (see ``summary_rows``)."""
     _write(path, SUMMARY_COLUMNS, summary_rows(results))
 

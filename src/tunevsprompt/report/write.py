@@ -1,6 +1,6 @@
-"""Every report of a run folder, from results.json and samples.jsonl alone: report.md and
-report.html with their charts, summary.csv, samples.csv and costs.xlsx. Each file is
-written atomically."""
+"""Every report of a run folder, from results.json (typed: ``runfolder.results.Results``) and
+samples.jsonl alone: report.md and report.html with their charts, summary.csv, samples.csv
+and costs.xlsx. Each file is written atomically."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunevsprompt.runfolder.store import (
-    write_dir_atomic,
-    write_file_atomic,
-    write_json_atomic,
-    write_text_atomic,
-)
+from tunevsprompt.runfolder.results import Results, write_results
+from tunevsprompt.runfolder.store import write_dir_atomic, write_file_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from tunevsprompt.decide.analyse import Policy
@@ -24,7 +20,7 @@ REPORT_FILES = ("report.md", "report.html", "summary.csv", "samples.csv", "costs
 
 
 def write_reports(
-    run_dir: Path, results: dict[str, Any], samples: Sequence[Mapping[str, Any]]
+    run_dir: Path, results: Results, samples: Sequence[Mapping[str, Any]]
 ) -> list[Path]:
     """Render every report into ``run_dir``; returns the files written."""
     from tunevsprompt.report.charts import render_charts
@@ -51,19 +47,19 @@ def write_reports(
     return [*written, *(run_dir / name for name in REPORT_FILES)]
 
 
-def refresh_run(run_dir: Path, policy: Policy | None = None) -> dict[str, Any]:
+def refresh_run(run_dir: Path, policy: Policy | None = None) -> Results:
     """Recompute the decision (comparisons, costs, recommendation) from the run folder's
-    measurements, under the run's own policy or a new one, and rewrite results.json and
-    every report."""
+    measurements, under the run's own policy or a new one, and rewrite results.json (through
+    the model) and every report."""
     from tunevsprompt.decide import analyse
-    from tunevsprompt.runfolder.read import load_results, read_samples
+    from tunevsprompt.runfolder.read import load_results_dict, read_samples
 
-    results = load_results(run_dir)
+    measured = load_results_dict(run_dir)
     samples = read_samples(run_dir)
     seed_samples = read_samples(run_dir, SEED_SAMPLES)
-    results = analyse.decide(
-        results, samples, policy or analyse.Policy.from_results(results), seed_samples
+    decided = analyse.decide(
+        measured, samples, policy or analyse.Policy.from_results(measured), seed_samples
     )
-    write_json_atomic(run_dir / "results.json", results)
+    results = write_results(run_dir / "results.json", decided)
     write_reports(run_dir, results, samples)
     return results

@@ -36,32 +36,36 @@ def export_source(run_dir: Path, arm: str) -> ExportSource:
     from tunevsprompt.training.adapter_cache import ADAPTER_WEIGHTS
 
     results = load_results(run_dir)
-    arms: dict[str, Any] = results["arms"]
+    arms = results.arms
     if arm not in arms:
         raise ExportError(f"{run_dir}: no arm {arm!r} in results.json (arms: {', '.join(arms)})")
-    adapter = arms[arm].get("adapter")
-    if not adapter:
+    adapter = arms[arm].adapter
+    if adapter is None:
         raise ExportError(
-            f"arm {arm!r} ({arms[arm].get('type')}) trained nothing: only a tuned arm (lora) "
+            f"arm {arm!r} ({arms[arm].type}) trained nothing: only a tuned arm (lora) "
             "can be exported; prompting arms serve the base model as it is"
         )
-    if adapter.get("method") != "lora":
+    if adapter.method != "lora":
         raise ExportError(
-            f"arm {arm!r} is a {adapter.get('method')} adapter: a soft prompt is not part of "
+            f"arm {arm!r} is a {adapter.method} adapter: a soft prompt is not part of "
             "the weights, so it cannot be merged; load it with peft "
-            f"(PeftModel.from_pretrained(base, {run_dir / adapter['path']}))"
+            f"(PeftModel.from_pretrained(base, {run_dir / str(adapter.path)}))"
         )
-    adapter_dir = run_dir / adapter["path"]
+    if adapter.path is None or adapter.sha256 is None:
+        raise ExportError(f"{run_dir}: results.json records no path or sha256 for {arm}'s adapter")
+    adapter_dir = run_dir / adapter.path
     weights = adapter_dir / ADAPTER_WEIGHTS
     if not weights.is_file():
         raise ExportError(f"{weights} is missing: the run folder is incomplete")
-    if file_sha256(weights) != adapter["sha256"]:
+    if file_sha256(weights) != adapter.sha256:
         raise ExportError(f"{weights} does not match the sha256 results.json records for it")
-    manifest = results.get("manifest") or {}
-    model = dict(manifest.get("model_spec") or {"id": (manifest.get("model") or {}).get("id")})
+    manifest = results.manifest
+    loaded = manifest.model if manifest else None
+    spec = manifest.model_spec if manifest else None
+    model = dict(spec or {"id": loaded.id if loaded else None})
     if not model.get("id"):
         raise ExportError(f"{run_dir}: results.json does not name the base model")
-    return ExportSource(arm, adapter_dir, adapter["sha256"], model)
+    return ExportSource(arm, adapter_dir, adapter.sha256, model)
 
 
 def export_arm(run_dir: Path, arm: str, out_dir: Path, dtype: str = "auto") -> dict[str, Any]:
