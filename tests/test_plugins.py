@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from types import ModuleType
@@ -20,15 +21,18 @@ from typing import Any, Literal
 
 import pytest
 
-from helpers import BANKING_TASK, SilentObserver, banking_rows, subset, write_csv
+from helpers import BANKING_TASK, REPO, SilentObserver, banking_rows, subset, write_csv
 from tunevsprompt import (
     ArmConfig,
     Example,
+    Message,
     Metric,
     Prediction,
+    Prompt,
     RegistryError,
     RunContext,
     RunOptions,
+    Scores,
     SuiteError,
     load_suite,
     register_arm,
@@ -40,96 +44,19 @@ from tunevsprompt import (
 from tunevsprompt.arms import registry
 from tunevsprompt.measure import metric_registry
 
-PLUGIN_SOURCE = '''\
-"""A keyword classifier: no model, only the words each label's training examples use."""
-
-from __future__ import annotations
-
-import math
-import re
-from collections import Counter
-from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
-
-from pydantic import Field
-
-from tunevsprompt import (
-    ArmConfig,
-    Example,
-    LearnsFromExamples,
-    Metric,
-    Prediction,
-    RunContext,
-)
+CUSTOM_ARMS_PAGE = REPO / "docs" / "arms" / "custom.md"
 
 
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
+def doc_block(title: str) -> str:
+    """The code block titled ``title`` on the "Write your own arm" page."""
+    text = CUSTOM_ARMS_PAGE.read_text(encoding="utf-8")
+    match = re.search(rf'^```\w+ title="{re.escape(title)}"\n(.*?)^```$', text, re.M | re.S)
+    assert match, f"no code block titled {title} in {CUSTOM_ARMS_PAGE}"
+    return match.group(1)
 
 
-class KeywordConfig(ArmConfig, LearnsFromExamples):
-    """The suite keys of `type: keyword` (LearnsFromExamples adds seeds and train_sizes)."""
-
-    type: Literal["keyword"] = "keyword"
-    smoothing: float = Field(1.0, gt=0, description="Added to every word count (Laplace).")
-
-
-class KeywordArm:
-    """Naive Bayes over words: each label scores the input's words by how often its
-    training examples used them."""
-
-    config_model: ClassVar[type[ArmConfig]] = KeywordConfig
-
-    def __init__(self, config: KeywordConfig) -> None:
-        self.config = config
-        self.name = config.name
-        self.counts: dict[str, Counter[str]] = {}
-
-    def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
-        for example in train:
-            self.counts.setdefault(example.target, Counter()).update(words(example.input))
-        top = {label: [w for w, _ in c.most_common(3)] for label, c in self.counts.items()}
-        return {"keywords": top}  # recorded as arms.<name>.keywords in results.json
-
-    def predict(self, batch: Sequence[Example]) -> list[Prediction]:
-        return [self._answer(example) for example in batch]
-
-    def _answer(self, example: Example) -> Prediction:
-        tokens = words(example.input)
-        vocabulary = len(set().union(*self.counts.values()))
-        alpha = self.config.smoothing
-
-        def score(label: str) -> float:
-            counts = self.counts[label]
-            total = sum(counts.values()) + alpha * vocabulary
-            return sum(math.log((counts[w] + alpha) / total) for w in tokens)
-
-        label = max(sorted(self.counts), key=score)
-        return Prediction(example.id, label, label, input_tokens=len(tokens), output_tokens=0)
-
-    def visible_texts(self) -> list[str]:
-        return []  # no model is shown any text
-
-
-def partial_credit(prediction: str | None, target: str) -> float:
-    """1 for the right intent, 0.5 for one that shares a word with it, else 0."""
-    if prediction == target:
-        return 1.0
-    if prediction is None:
-        return 0.0
-    return 0.5 if set(prediction.split("_")) & set(target.split("_")) else 0.0
-
-
-PARTIAL_CREDIT = Metric(partial_credit, "classification", "Half a point for a near miss.")
-'''
-
-PLUGIN_ENTRY_POINTS = """\
-[tunevsprompt.arms]
-keyword = keyword_plugin:KeywordArm
-
-[tunevsprompt.metrics]
-partial_credit = keyword_plugin:PARTIAL_CREDIT
-"""
+PLUGIN_SOURCE = doc_block("keyword_plugin.py")
+PLUGIN_ENTRY_POINTS = doc_block("entry_points.txt")
 
 INTENTS = [
     "card_arrival",
@@ -473,3 +400,49 @@ def test_every_public_name_has_a_home() -> None:
     assert set(tunevsprompt.__all__) == {"__version__", *tunevsprompt._HOMES}
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         tunevsprompt.nothing  # noqa: B018
+
+
+# -- the page's arm that asks the model ------------------------------------------------------
+
+
+class WordOverlapGenerator:
+    """Scores a continuation by the words it shares with the user's message (enough of a
+    Generator for an arm that ranks)."""
+
+    def __init__(self) -> None:
+        self.prompts: list[Prompt] = []
+
+    def score(self, prompt: Prompt, continuations: Sequence[str]) -> Scores:
+        self.prompts.append(prompt)
+        said = set(prompt[-1].content.lower().split())
+        overlap = [float(len(said & set(c.split()))) for c in continuations]
+        return Scores(overlap, [len(c.split()) for c in continuations], len(said))
+
+
+def test_the_pages_model_arm_asks_the_run_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registries: None
+) -> None:
+    import importlib
+
+    from tunevsprompt import LabelSet, TaskInfo
+
+    (tmp_path / "label_word.py").write_text(doc_block("label_word.py"), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("label_word")
+    try:
+        register_arm("label-word", module.LabelWordArm)
+        arm_type = registry.get_arm_type("label-word")
+        config = arm_type.config_model.model_validate({"name": "words", "type": "label-word"})
+        assert config.problems_for_task("generation")
+        generator = WordOverlapGenerator()
+        task = TaskInfo("classification", "", LabelSet(["card_arrival", "exchange_rate"]))
+        ctx = RunContext(task, 0, tmp_path, generator_factory=lambda: generator)
+        arm = arm_type(config)
+        arm.prepare([], ctx)
+        batch = [Example("a", "what is the exchange rate", ""), Example("b", "card arrival?", "")]
+        predictions = arm.predict(batch)
+    finally:
+        sys.modules.pop("label_word", None)
+    assert [p.prediction for p in predictions] == ["exchange_rate", "card_arrival"]
+    assert [p.raw_output for p in predictions] == ["exchange rate", "card arrival"]
+    assert generator.prompts[0][0] == Message("system", "Name the label of this message.")
