@@ -226,7 +226,9 @@ def test_register_arm_and_metric_in_process(
     assert "keyword" in registry.arm_types()
 
     loaded = load_suite(write_suite_folder(tmp_path / "suite"))
-    run = run_compare(loaded, RunOptions(out=tmp_path / "run"), SilentObserver())
+    run = run_compare(
+        loaded, RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache"), SilentObserver()
+    )
 
     results, samples = read_run(run)
     record = results["arms"]["keyword"]

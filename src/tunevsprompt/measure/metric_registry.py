@@ -126,6 +126,10 @@ def _loaded(entry: EntryPoint) -> Metric:
             f"the plugin {describe(entry)} must point to a tunevsprompt.Metric "
             f"(function, task_type), not {type(target).__name__}"
         )
+    if target.task_type not in TASK_TYPES:
+        raise RegistryError(
+            f"the plugin {describe(entry)}: task_type must be one of {', '.join(TASK_TYPES)}"
+        )
     return target
 
 
