@@ -33,3 +33,9 @@ class SuiteError(Exception):
 
 class RunError(Exception):
     """Something failed while running. Exit code 3."""
+
+
+class RegistryError(RunError):
+    """An arm type or metric declared twice (a plugin or a ``register_*`` call under a
+    built-in's name, or two plugins under one name), or a plugin that is not what its
+    group expects. Exit code 3."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunevsprompt.arms.capabilities import LearnsFromExamples
 from tunevsprompt.task.types import Example, Prediction
+
+__all__ = ["Arm", "ArmConfig", "LearnsFromExamples", "RunContext", "TaskInfo"]
 
 if TYPE_CHECKING:
     from tunevsprompt.arms.hosted import HostedModel
@@ -20,13 +23,19 @@ if TYPE_CHECKING:
 
 
 class ArmConfig(BaseModel):
-    """Keys every arm has. Arm types subclass this with their own documented fields."""
+    """Keys every arm has. Arm types subclass this with their own documented fields; the
+    mixins in ``arms.capabilities`` add the keys the runner reads (seeds and learning curve,
+    integrity check, sweep)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(description="Unique name of the arm in this suite, used in results.")
     type: str = Field(description="Arm type.")
+    batch_size: int = Field(
+        8, ge=1, description="Eval examples per predict call (the runner's batches)."
+    )
     changes_weights: ClassVar[bool] = False
-    """Arms that train the model (LoRA, soft prompts) can forget; the others cannot."""
+    """Arms that train the model (LoRA, soft prompts) can forget; the others cannot. An arm
+    whose config sets it must be a ``ProbedArm`` (``arms.capabilities``)."""
 
     def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
         """(key, message) pairs for settings that cannot work with this task type."""
@@ -42,24 +51,6 @@ class ArmConfig(BaseModel):
         """(key, message, hint) for data files that cannot be used (checked at load time,
         after ``data_paths`` exist)."""
         return []
-
-
-class LearnsFromExamples(BaseModel):
-    """Keys of arms whose result depends on which training examples (and seed) they get."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    seeds: list[int] | None = Field(
-        None,
-        min_length=1,
-        description="Run the arm once per seed and report mean and standard deviation across "
-        "seeds beside the per-seed figures. The first seed gives the headline figures.",
-    )
-    train_sizes: list[Annotated[int, Field(ge=1)] | Literal["all"]] | None = Field(
-        None,
-        min_length=1,
-        description="Learning curve: also run the arm on stratified subsets of the train split "
-        "of these sizes ('all' = the whole split) and record quality with CI per size.",
-    )
 
 
 @dataclass
@@ -138,12 +129,16 @@ class RunContext:
 class Arm(Protocol):
     """An arm prepares once on the train split, then predicts batches of eval examples.
 
-    ``prepare`` returns extra records for results.json (e.g. ``{"few_shot": {...}}``); keys
-    become ``arms.<name>.<key>``. ``predict`` returns one Prediction per example, in order.
+    The class is built with its config (an instance of ``config_model``, validated from the
+    suite). ``prepare`` returns extra records for results.json (e.g. ``{"few_shot": {...}}``);
+    keys become ``arms.<name>.<key>``. ``predict`` returns one Prediction per example, in
+    order. What else an arm may offer the runner is declared in ``arms.capabilities``.
     """
 
     config_model: ClassVar[type[ArmConfig]]
     name: str
+
+    def __init__(self, config: ArmConfig) -> None: ...
 
     def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]: ...
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from tunevsprompt.arms.base import ArmConfig, LearnsFromExamples, RunContext
+from tunevsprompt.arms.base import ArmConfig, RunContext
+from tunevsprompt.arms.capabilities import LearnsFromExamples
 from tunevsprompt.errors import RunError
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.task.types import Example, Prediction

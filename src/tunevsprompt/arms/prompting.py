@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from tunevsprompt.arms.base import ArmConfig, LearnsFromExamples, RunContext
+from tunevsprompt.arms.base import ArmConfig, RunContext
+from tunevsprompt.arms.capabilities import LearnsFromExamples
 from tunevsprompt.errors import RunError
 from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.generation.endpoint import HostedArmKeys

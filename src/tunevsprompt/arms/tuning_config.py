@@ -8,9 +8,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from tunevsprompt.arms.base import LearnsFromExamples
+from tunevsprompt.arms.capabilities import IntegrityCheckKeys, LearnsFromExamples, Sweepable
 from tunevsprompt.arms.prompting import PromptingConfig
-from tunevsprompt.arms.sweep import SweepConfig, sweep_problems
+from tunevsprompt.arms.sweep import sweep_problems
 from tunevsprompt.training.loop import TrainingSettings
 
 _INFERENCE_KEYS = {
@@ -35,8 +35,8 @@ _INFERENCE_KEYS = {
 """Config keys that do not change the trained weights (so not part of the training key)."""
 
 
-class TuningConfig(PromptingConfig, LearnsFromExamples):
-    """Keys shared by the tuning arms."""
+class TuningConfig(PromptingConfig, LearnsFromExamples, Sweepable, IntegrityCheckKeys):
+    """Keys shared by the tuning arms (with the seeds, sweep and integrity-check keys)."""
 
     changes_weights: ClassVar[bool] = True
 
@@ -91,21 +91,6 @@ class TuningConfig(PromptingConfig, LearnsFromExamples):
     logging_steps: int = Field(10, ge=1, description="Optimizer steps per loss_curve point.")
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in the backward pass: less memory, slower."
-    )
-    integrity_sample: int = Field(
-        32, ge=1, description="Test examples on which the tuned arm is compared with the base."
-    )
-    sweep: SweepConfig | None = Field(
-        None,
-        description="Hyperparameter search: train one trial per setting (grid or random), "
-        "keep the one with the best primary metric on the dev sample, report all trials.",
-    )
-    integrity_min_changed: float = Field(
-        0.2,
-        ge=0,
-        le=1,
-        description="The integrity check fails when fewer than this share of the sampled "
-        "outputs differ from the base model's.",
     )
 
     def training_settings(self, seed: int) -> TrainingSettings:

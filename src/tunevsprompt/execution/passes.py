@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunevsprompt.arms.base import Arm, ArmConfig, RunContext
+from tunevsprompt.arms.capabilities import (
+    ChecksIntegrity,
+    HasDevSample,
+    HasLatencyVariants,
+    IntegrityCheckKeys,
+    RecordsEndpoint,
+    RecordsRetrieval,
+)
 from tunevsprompt.arms.registry import get_arm_type
 from tunevsprompt.execution.base import RunObserver
 from tunevsprompt.execution.units import Unit, UnitResult, summary, training_summary
@@ -55,7 +63,7 @@ def _chunks(items: Sequence[Example], size: int) -> list[Sequence[Example]]:
 
 
 def _prepare(job: Pass, train: Sequence[Example]) -> tuple[Arm, dict[str, Any], float]:
-    arm: Arm = get_arm_type(job.config.type)(job.config)
+    arm = get_arm_type(job.config.type)(job.config)
     began = time.perf_counter()
     extra = arm.prepare(train, job.ctx)
     return arm, extra, time.perf_counter() - began
@@ -69,7 +77,7 @@ def _predict_and_score(
     job.session.reset_stats()
     predictions: list[Prediction] = []
     began = time.perf_counter()
-    for batch in _chunks(examples, int(getattr(job.config, "batch_size", 8))):
+    for batch in _chunks(examples, job.config.batch_size):
         predictions.extend(arm.predict(batch))
         job.observer.advanced(job.label, len(batch))
     wall_s = time.perf_counter() - began
@@ -127,22 +135,21 @@ def _head_pass(job: Pass, unit: Unit) -> UnitResult:
             predict, test, suite.latency_sample(), suite.latency.warmup, job.session.bypass
         )
 
-    record["latency_ms"], timings = timed(head.arm.predict)
-    variants = getattr(head.arm, "latency_variants", None)
-    if variants is not None:
+    arm = head.arm
+    record["latency_ms"], timings = timed(arm.predict)
+    if isinstance(arm, HasLatencyVariants):
         record["latency_variants"] = {
-            name: timed(predict)[0] for name, predict in variants().items()
+            name: timed(predict)[0] for name, predict in arm.latency_variants().items()
         }
-    base_predict = getattr(head.arm, "base_predict", None)
-    if base_predict is not None:
-        record["integrity"] = _integrity(config, head, base_predict, test, job.observer)
-    record["forgetting"], probe_samples = job.meter.for_arm(config, head.arm)
-    retrieval_record = getattr(head.arm, "retrieval_record", None)
-    retrieval = retrieval_record([e.id for e in test]) if retrieval_record else None
+    if isinstance(arm, ChecksIntegrity):
+        record["integrity"] = _integrity(config, head, arm, test, job.observer)
+    record["forgetting"], probe_samples = job.meter.for_arm(config, arm)
+    retrieval = (
+        arm.retrieval_record([e.id for e in test]) if isinstance(arm, RecordsRetrieval) else None
+    )
     if retrieval is not None:
         record["retrieval"] = retrieval
-    api_record = getattr(head.arm, "api_record", None)
-    api = api_record() if api_record else None
+    api = arm.api_record() if isinstance(arm, RecordsEndpoint) else None
     if api is not None:
         record["api"] = api
     cluster_field = suite.metrics.cluster_field
@@ -165,8 +172,8 @@ def _head_pass(job: Pass, unit: Unit) -> UnitResult:
         }
         for e, p, s in zip(test, head.predictions, head.per_example, strict=True)
     ]
-    visible = head.arm.visible_texts()
-    del head
+    visible = arm.visible_texts()
+    del head, arm
     gc.collect()
     return UnitResult(unit, record, samples, visible, probe_samples)
 
@@ -245,7 +252,7 @@ def _trial_pass(job: Pass, unit: Unit) -> UnitResult:
         job.observer.message(f"{unit.label}: {diverged}")
         record = {"trial": unit.trial, "params": unit.params, "dev": None}
         return UnitResult(unit, {**record, "diverged": str(diverged)})
-    dev = list(getattr(arm, "dev_sample", None) or job.dev)
+    dev = list((arm.dev_sample if isinstance(arm, HasDevSample) else None) or job.dev)
     job.observer.unit_started(job.label, len(dev))
     _, quality, _, _, _ = _predict_and_score(job, arm, dev)
     training = extra.get("training") or {}
@@ -274,14 +281,14 @@ PASSES: dict[str, Callable[[Pass, Unit], UnitResult]] = {
 def _integrity(
     config: ArmConfig,
     head: _Scored,
-    base_predict: Callable[[Sequence[Example]], list[Prediction]],
+    arm: ChecksIntegrity,
     test: Sequence[Example],
     observer: RunObserver,
 ) -> dict[str, Any]:
-    sample = int(getattr(config, "integrity_sample", 32))
-    threshold = float(getattr(config, "integrity_min_changed", 0.2))
-    chosen = list(test[:sample])
-    base = base_predict(chosen)
+    keys = config if isinstance(config, IntegrityCheckKeys) else IntegrityCheckKeys()
+    threshold = keys.integrity_min_changed
+    chosen = list(test[: keys.integrity_sample])
+    base = arm.base_predict(chosen)
     result = integrity_record(head.predictions[: len(chosen)], base, threshold)
     if not result["ok"]:
         observer.message(

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tunevsprompt.arms.base import ArmConfig
+from tunevsprompt.arms.capabilities import LearnsFromExamples, Sweepable
 from tunevsprompt.arms.sweep import SweepConfig, apply_params, best_trial, trial_params
 from tunevsprompt.errors import RunError
 from tunevsprompt.execution.base import ArmOutcome
@@ -63,7 +65,7 @@ def effective_config(config: ArmConfig, params: dict[str, Any]) -> ArmConfig:
     return apply_params(config, params) if params else config
 
 
-def curve_sizes(sizes: list[int | str] | None, n_train: int) -> list[int | None]:
+def curve_sizes(sizes: Sequence[int | str] | None, n_train: int) -> list[int | None]:
     """Requested sizes as ints; None marks 'the whole split' (the headline pass)."""
     if not sizes:
         return []
@@ -76,7 +78,14 @@ def curve_sizes(sizes: list[int | str] | None, n_train: int) -> list[int | None]
 
 
 def _seeds(config: ArmConfig, suite_seed: int) -> list[int]:
-    return list(getattr(config, "seeds", None) or [suite_seed])
+    seeds = config.seeds if isinstance(config, LearnsFromExamples) else None
+    return list(seeds or [suite_seed])
+
+
+def _train_sizes(config: ArmConfig, n_train: int) -> list[int | None]:
+    """The arm's learning-curve sizes (none unless its config ``LearnsFromExamples``)."""
+    sizes = config.train_sizes if isinstance(config, LearnsFromExamples) else None
+    return curve_sizes(sizes, n_train)
 
 
 def arm_units(
@@ -84,7 +93,7 @@ def arm_units(
 ) -> list[Unit]:
     """The headline pass, then one per further seed and per learning-curve size."""
     seeds = _seeds(config, suite_seed)
-    sizes = curve_sizes(getattr(config, "train_sizes", None), n_train)
+    sizes = _train_sizes(config, n_train)
     units = [Unit(config.name, "head", seeds[0], params=params)]
     units += [Unit(config.name, "seed", s, params=params) for s in seeds[1:]]
     units += [
@@ -94,8 +103,7 @@ def arm_units(
 
 
 def _sweep_of(config: ArmConfig) -> SweepConfig | None:
-    sweep = getattr(config, "sweep", None)
-    return sweep if isinstance(sweep, SweepConfig) else None
+    return config.sweep if isinstance(config, Sweepable) else None
 
 
 class Schedule:
@@ -175,7 +183,7 @@ class Schedule:
             record["seeds"] = seed_study(record["quality"]["metric"], seeds, per_seed)
             for s in seeds[1:]:
                 seed_samples += results[f"{name}@seed{s}"].samples
-        sizes = curve_sizes(getattr(config, "train_sizes", None), self.n_train)
+        sizes = _train_sizes(config, self.n_train)
         if sizes:
             points = [
                 {"train_size": self.n_train, **summary(head.record)}

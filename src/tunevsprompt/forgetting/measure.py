@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunevsprompt.arms.capabilities import ProbedArm
 from tunevsprompt.errors import RunError, SuiteError
 from tunevsprompt.forgetting.config import ForgettingConfig, ProbeConfig
 from tunevsprompt.forgetting.probes import (
@@ -38,15 +39,6 @@ if TYPE_CHECKING:
     from tunevsprompt.suite.loader import LoadedSuite
 
 UNCHANGED_REASON = "this arm does not change the model's weights, so it cannot forget"
-
-
-@runtime_checkable
-class ProbedArm(Protocol):
-    """An arm that changes the weights exposes the model it answers with, for the probes."""
-
-    def probe_generator(self) -> Generator: ...
-
-    def probed_as(self) -> str: ...
 
 
 class ForgettingMeter:
@@ -246,6 +238,7 @@ def build_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> Pr
 
 def _suite_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> SuiteProbe:
     from tunevsprompt.arms.base import TaskInfo
+    from tunevsprompt.arms.prompting import PromptingArm
     from tunevsprompt.arms.registry import get_arm_type
     from tunevsprompt.measure.evaluate import score_predictions
     from tunevsprompt.suite.loader import load_suite
@@ -269,6 +262,9 @@ def _suite_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> S
         variant=f"@probe-{config.name}",
     )
     arm = get_arm_type(arm_config.type)(arm_config)
+    if not isinstance(arm, PromptingArm):
+        message = f"arm {arm_config.name!r} of {other.shown_path} does not answer with a prompt"
+        raise ProbeSourceError(message, PROBE_ARM_HINT)
     arm.prepare(data.train, probe_ctx)
 
     def scorer(examples: Any, predictions: list[Any]) -> list[dict[str, float]]:
@@ -293,7 +289,7 @@ def _suite_probe(config: ProbeConfig, loaded: LoadedSuite, ctx: RunContext) -> S
             "arm": arm_config.name,
             "task": task.type,
         },
-        int(getattr(arm_config, "batch_size", 8)),
+        arm_config.batch_size,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tunevsprompt.measure.metric_registry import user_metric, user_scores
 from tunevsprompt.measure.metrics import encode_labels, generation_scores
 from tunevsprompt.measure.quality import QualitySettings, single_pass_figure
 from tunevsprompt.task.labels import is_parse_failure
@@ -25,7 +26,8 @@ def score_predictions(
 ) -> tuple[dict[str, Any], list[dict[str, float]]]:
     """Quality record for results.json, and per-example metric values for samples.jsonl.
     Intervals as in ``quality``: Clopper–Pearson for accuracy and exact match, t for graded
-    means, a bootstrap standard error for macro-F1; cluster-robust with ``clusters``."""
+    means, a bootstrap standard error for macro-F1; cluster-robust with ``clusters``. A user
+    metric named as ``primary`` is scored per example too, and treated like a graded mean."""
     targets = [e.target for e in examples]
     settings = QualitySettings(n_boot=n_boot, seed=seed)
     metrics: dict[str, Any] = {}
@@ -47,6 +49,12 @@ def score_predictions(
         per_example = [
             {name: float(scores[name][i]) for name in scores} for i in range(len(targets))
         ]
+    user = user_metric(primary) if primary not in metrics else None
+    if user is not None:
+        values = user_scores(primary, user, examples, predictions)
+        metrics[primary] = single_pass_figure(primary, "mean", values, None, 0, clusters, settings)
+        for row, value in zip(per_example, values, strict=True):
+            row[primary] = float(value)
     parse_counts = Counter(p.parse for p in predictions)
     errors = parse_counts.get("error", 0)
     record = {

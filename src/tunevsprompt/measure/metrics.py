@@ -16,6 +16,8 @@ GENERATION_METRICS = ["exact_match", "token_f1", "rouge_l"]
 
 
 def metric_names(task_type: str) -> list[str]:
+    """The built-in metrics of a task type (``metric_registry.known_metrics`` adds the user
+    metrics)."""
     return CLASSIFICATION_METRICS if task_type == "classification" else GENERATION_METRICS
 
 

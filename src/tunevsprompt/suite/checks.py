@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tunevsprompt.errors import SuiteError, SuiteProblem
+from tunevsprompt.measure.metric_registry import known_metrics, user_metric
 from tunevsprompt.measure.metrics import metric_names
 from tunevsprompt.suite.loaded import LoadedSuite
 from tunevsprompt.suite.probe_suites import PROBE_ARM_HINT, probe_suite_arm
@@ -88,14 +89,21 @@ def _check_arm_data(loaded: LoadedSuite) -> list[SuiteProblem]:
 
 
 def _check_metric(loaded: LoadedSuite) -> list[SuiteProblem]:
-    primary = loaded.suite.metrics.primary
-    names = metric_names(loaded.suite.task.type)
-    if primary is None or primary in names:
+    """A built-in metric of the task type, or a user metric (registered, or a plugin's)."""
+    primary, task_type = loaded.suite.metrics.primary, loaded.suite.task.type
+    if primary is None or primary in metric_names(task_type):
         return []
+    user = user_metric(primary)
+    if user is not None and user.task_type == task_type:
+        return []
+    if user is not None:
+        message = f"metric {primary!r} is for {user.task_type} tasks, not {task_type}"
+        return [loaded.problem(("metrics", "primary"), message)]
+    names = known_metrics(task_type)
     return [
         loaded.problem(
             ("metrics", "primary"),
-            f"unknown metric {primary!r} for a {loaded.suite.task.type} task",
+            f"unknown metric {primary!r} for a {task_type} task",
             did_you_mean(primary, names) or f"known: {', '.join(names)}",
         )
     ]

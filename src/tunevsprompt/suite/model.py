@@ -102,7 +102,10 @@ class MetricsConfig(Strict):
 
     primary: str | None = Field(
         None,
-        description="Headline metric. Default: accuracy (classification), token_f1 (generation).",
+        description="Headline metric. Default: accuracy (classification), token_f1 (generation). "
+        "Built-in: accuracy, macro_f1 (classification); exact_match, token_f1, rouge_l "
+        "(generation); or a user metric of the task's type (register_metric, or a plugin in "
+        "the entry-point group tunevsprompt.metrics).",
     )
     bootstrap_samples: int = Field(
         10_000,
