@@ -47,6 +47,11 @@ pricing:
 decision:
   min_quality: 0.5
   volume: 100000
+  # The two embedding arms cost within timing noise of each other, so which one is cheaper
+  # depends on the machine's load; with 30 test messages the cheaper one is only shown not to
+  # lose more than a wide margin. The tests here are about the embedding arms and the report's
+  # wording, not that tie-break.
+  margin: 0.2
 """
 )
 

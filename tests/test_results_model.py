@@ -292,3 +292,27 @@ def test_what_tvp_writes_validates_against_the_exported_schema() -> None:
     broken["arms"]["lora"]["quality"]["value"] = "high"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_the_run_folder_page_reads_a_run_through_the_public_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Python example in docs/run-folder.md, run against the fixture run folder."""
+    import re
+
+    import tunevsprompt
+
+    page = (Path(__file__).parents[1] / "docs" / "run-folder.md").read_text(encoding="utf-8")
+    section = page.split("## Reading it from Python", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block is not None
+    code = block.group(1).replace('"runs/support-bot-20261128-101500"', repr(str(FIXTURE)))
+    exec(compile(code, "docs/run-folder.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    results, _ = fixture_run()
+    assert [line.split()[0] for line in printed[:-1]] == list(results["arms"])
+    decided = results.get("recommendation")
+    assert printed[-1] == (str(decided.get("status")) if decided else "no decision")
+    assert isinstance(tunevsprompt.load_results(FIXTURE), tunevsprompt.Results)
+    with pytest.raises(tunevsprompt.RunFolderError, match=r"results\.json not found"):
+        tunevsprompt.load_results(tmp_path)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from docgen.cli_md import cli_markdown
 from docgen.schema_md import schema_markdown
-
-RESULTS_MODULE = "tunevsprompt.runfolder.results"
 
 
 def suite_reference() -> str:
@@ -25,19 +21,10 @@ def cli_reference() -> str:
 
 
 def results_reference() -> str:
-    """Every key of results.json, from the typed results model, when the package has one."""
-    try:
-        module = importlib.import_module(RESULTS_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name not in (RESULTS_MODULE, RESULTS_MODULE.rpartition(".")[0]):
-            raise
-        return (
-            '!!! note "Generated from the results model"\n\n'
-            f"    This reference is generated from the typed results model "
-            f"(`{RESULTS_MODULE}.results_json_schema()`). The package this site was built "
-            "from has no such module yet, so the contract above is the reference.\n"
-        )
-    return schema_markdown(module.results_json_schema(), "results")
+    """Every key of results.json, from the typed results model."""
+    from tunevsprompt.runfolder.results import results_json_schema
+
+    return schema_markdown(results_json_schema(), "results")
 
 
 GENERATORS = {

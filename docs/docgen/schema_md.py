@@ -137,7 +137,9 @@ class SchemaDoc:
     # -- rendering ------------------------------------------------------------------------
 
     def anchor(self, name: str) -> str:
-        return f"{self.anchor_prefix}-{name.lower()}"
+        """An HTML id for a section: lower case, anything but letters and digits a hyphen."""
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        return f"{self.anchor_prefix}-{slug}"
 
     def link(self, name: str) -> str:
         return f"[{name}](#{self.anchor(name)})"

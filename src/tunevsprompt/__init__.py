@@ -5,6 +5,7 @@ The public API, for scripts, notebooks and plugins::
     from tunevsprompt import RunOptions, SilentObserver, load_suite, run_compare
 
     run_dir = run_compare(load_suite("suite.yaml"), RunOptions(), SilentObserver())
+    results = load_results(run_dir)  # typed: results.arms["lora"].quality, .recommendation
 
 A new arm is an ``ArmConfig`` subclass (its suite keys) and a class that satisfies ``Arm``
 (``prepare``, ``predict``, ``visible_texts``), registered with ``register_arm`` or as an entry
@@ -21,7 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from tunevsprompt.arms.base import Arm, ArmConfig, RunContext, TaskInfo
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
         register_metric,
         unregister_metric,
     )
+    from tunevsprompt.runfolder.read import RunFolderError, load_results
+    from tunevsprompt.runfolder.results import Results
     from tunevsprompt.runner import run_compare
     from tunevsprompt.suite.loaded import LoadedSuite
     from tunevsprompt.suite.loader import load_suite
@@ -97,6 +100,10 @@ _HOMES: dict[str, str] = {
     "RunOptions": "tunevsprompt.execution.base",
     "SilentObserver": "tunevsprompt.execution.base",
     "run_compare": "tunevsprompt.runner",
+    # reading a run folder
+    "Results": "tunevsprompt.runfolder.results",
+    "load_results": "tunevsprompt.runfolder.read",
+    "RunFolderError": "tunevsprompt.runfolder.read",
     # errors
     "RegistryError": "tunevsprompt.errors",
     "RunError": "tunevsprompt.errors",
@@ -128,8 +135,10 @@ __all__ = [
     "RecordsEndpoint",
     "RecordsRetrieval",
     "RegistryError",
+    "Results",
     "RunContext",
     "RunError",
+    "RunFolderError",
     "RunObserver",
     "RunOptions",
     "Scores",
@@ -141,6 +150,7 @@ __all__ = [
     "arm_types",
     "get_arm_type",
     "known_metrics",
+    "load_results",
     "load_suite",
     "register_arm",
     "register_metric",
