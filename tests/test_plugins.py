@@ -7,6 +7,7 @@ needs no model, so these runs take seconds."""
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
@@ -56,6 +57,7 @@ def doc_block(title: str) -> str:
 
 
 PLUGIN_SOURCE = doc_block("keyword_plugin.py")
+PLUGIN_PYPROJECT = doc_block("pyproject.toml")
 PLUGIN_ENTRY_POINTS = doc_block("entry_points.txt")
 
 INTENTS = [
@@ -110,6 +112,33 @@ def write_plugin(folder: Path, entry_points: str | None = PLUGIN_ENTRY_POINTS) -
     return folder
 
 
+def entry_point_sections(text: str) -> dict[str, dict[str, str]]:
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.optionxform = str  # keep the names as written
+    parser.read_string(text)
+    return {name: dict(parser[name]) for name in parser.sections()}
+
+
+def install_plugin(folder: Path) -> Path:
+    """The page's plugin as a package (its module and pyproject.toml) in ``folder/package``,
+    built and installed by pip into ``folder/site``, which is returned. Offline: no index and
+    no build isolation, so setuptools comes from this environment."""
+    package = folder / "package"
+    package.mkdir(parents=True)
+    (package / "keyword_plugin.py").write_text(PLUGIN_SOURCE, encoding="utf-8")
+    (package / "pyproject.toml").write_text(PLUGIN_PYPROJECT, encoding="utf-8")
+    site = folder / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    built = subprocess.run(
+        [*pip, "--no-build-isolation", "--target", str(site), str(package)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    return site
+
+
 def write_suite_folder(folder: Path, suite: str = SUITE) -> Path:
     """8 intents, 12 training and 4 test messages each."""
     write_csv(folder / "data" / "train.csv", subset(banking_rows("train"), INTENTS, 12, seed=1))
@@ -162,7 +191,12 @@ def fresh_registries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_installed_plugin_arm_and_metric_run_in_a_suite(tmp_path: Path) -> None:
-    plugin_dir = write_plugin(tmp_path / "site")
+    plugin_dir = install_plugin(tmp_path / "plugin")
+    entry_points = next(plugin_dir.glob("keyword_plugin-0.1.0.dist-info")) / "entry_points.txt"
+    # pip wrote what the page says the installed metadata holds.
+    assert entry_point_sections(entry_points.read_text(encoding="utf-8")) == (
+        entry_point_sections(PLUGIN_ENTRY_POINTS)
+    )
     suite = write_suite_folder(tmp_path / "suite")
     out = tmp_path / "run"
 
