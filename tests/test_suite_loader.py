@@ -237,3 +237,17 @@ def test_cluster_field_p95_and_parse_failure_bars_are_checked_against_the_sample
     assert suite.latency.sample is None and suite.latency_sample() == 72
     plain = load_suite(SHIPPED).suite
     assert plain.decision.max_p95_ms is None
+
+
+def test_start_from_must_name_another_arm(suite_dir: Path) -> None:
+    optimized = (
+        "  - name: embed-linear\n    type: embed-linear\n"
+        "  - name: optimized\n    type: optimized-prompt\n    start_from: [few-shot, zero_shot]\n"
+    )
+    text = _variant("  - name: embed-linear\n    type: embed-linear\n", optimized)
+    code, out = _validate(_write(suite_dir, text))
+    assert code == 2 and "start_from[1]" in out and "'zero_shot' is not another arm" in out
+    assert "did you mean 'zero-shot'" in out
+    fixed = text.replace("zero_shot]", "zero-shot]")
+    code, out = _validate(_write(suite_dir, fixed))
+    assert code == 0, out

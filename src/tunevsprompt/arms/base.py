@@ -41,6 +41,11 @@ class ArmConfig(BaseModel):
         """(key, message) pairs for settings that cannot work with this task type."""
         return []
 
+    def arm_references(self) -> dict[tuple[str | int, ...], str]:
+        """Other arms of the suite this arm names, as ``{key path inside the arm: name}``;
+        the loader checks that each is an arm of the suite."""
+        return {}
+
     def data_paths(self) -> dict[str, str]:
         """Files or folders this arm reads, as ``{key path inside the arm: path relative to
         the suite's folder}``. The loader checks they exist inside the folder, and their
@@ -111,6 +116,8 @@ class RunContext:
     message, hint) → an error naming the suite file, line and key path (exit code 2)."""
     endpoints: EndpointDefaults | None = None
     """The suite's `openai:` block: defaults for arms with backend: openai."""
+    arms: Sequence[ArmConfig] = ()
+    """Every arm of the suite, as configured (an arm may start from another's settings)."""
     _generator: Generator | None = None
 
     @property

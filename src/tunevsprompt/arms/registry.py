@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 BUILTIN_ARMS: dict[str, str] = {
     "zero-shot": "tunevsprompt.arms.prompting:ZeroShotArm",
     "few-shot": "tunevsprompt.arms.prompting:FewShotArm",
+    "optimized-prompt": "tunevsprompt.arms.prompt_search.arm:OptimizedPromptArm",
     "rag": "tunevsprompt.arms.rag:RagArm",
     "lora": "tunevsprompt.arms.lora:LoraArm",
     "soft-prompt": "tunevsprompt.arms.soft_prompt:SoftPromptArm",

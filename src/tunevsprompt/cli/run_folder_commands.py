@@ -194,7 +194,12 @@ def _plan_run(run_dir: Path, margin: float | str | None, power: float) -> None:
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--arm", required=True, help="The tuned arm to export (a lora arm).")
+@click.option(
+    "--arm",
+    required=True,
+    help="The arm to export: a lora arm (a model folder) or an optimized-prompt arm (its "
+    "prompt, as prompt.json and prompt.txt).",
+)
 @click.option(
     "--dtype",
     type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
@@ -204,12 +209,18 @@ def _plan_run(run_dir: Path, margin: float | str | None, power: float) -> None:
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def export(run_dir: Path, out_dir: Path, arm: str, dtype: str, debug: bool) -> None:
-    """Write ARM of RUN_DIR as a Hugging Face model folder OUT_DIR (LoRA merged into the base
-    weights, tokenizer, chat template), ready for `transformers serve OUT_DIR`, vLLM or
-    from_pretrained."""
+    """Write ARM of RUN_DIR to OUT_DIR: a lora arm as a Hugging Face model folder (LoRA merged
+    into the base weights, tokenizer, chat template), ready for `transformers serve OUT_DIR`,
+    vLLM or from_pretrained; an optimized-prompt arm as its winning chat prompt
+    (prompt.json, prompt.txt)."""
     from tunevsprompt.runfolder.export import export_arm
+    from tunevsprompt.runfolder.export_prompt import export_prompt, has_prompt
 
     def action() -> None:
+        if has_prompt(run_dir, arm):
+            export_prompt(run_dir, arm, out_dir)
+            click.echo(f"{out_dir}: {arm}'s prompt as prompt.json and prompt.txt")
+            return
         record = export_arm(run_dir, arm, out_dir, dtype)
         click.echo(
             f"{out_dir}: {arm} merged into {record['base_model']['id']} ({record['dtype']}); "

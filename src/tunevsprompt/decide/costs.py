@@ -24,12 +24,17 @@ def _sig(value: float) -> float:
 def _one_time(
     record: dict[str, Any], manifest: dict[str, Any], pricing: PricingConfig
 ) -> dict[str, Any]:
-    """Training time on the training device, or embedding and index build time for the
-    retrieval index, else the arm's measured preparation time."""
+    """A prompt search's time, training time on the training device, or embedding and index
+    build time for the retrieval index, else the arm's measured preparation time."""
     gpu_name = manifest.get("device_name")
     training = record.get("training")
     retrieval = record.get("retrieval")
-    if training and training.get("wall_s") is not None:
+    search = (record.get("search") or {}).get("spent") or {}
+    if search.get("seconds") is not None:
+        # A prompt search: its model calls on the arm's device (a resumed search counts the
+        # seconds of the runs that computed it).
+        seconds, device, what = float(search["seconds"]), manifest.get("device"), "prompt search"
+    elif training and training.get("wall_s") is not None:
         seconds, device, what = float(training["wall_s"]), training.get("device"), "training"
     elif retrieval and retrieval.get("index_build_s") is not None:
         seconds = float(retrieval.get("embed_s") or 0.0) + float(retrieval["index_build_s"])

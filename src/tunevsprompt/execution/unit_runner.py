@@ -89,6 +89,7 @@ class UnitRunner:
             data_root=loaded.folder,
             device=options.device or suite.model.device,
             endpoints=suite.openai,
+            arms=loaded.arms,
         )
         self.meter = ForgettingMeter(loaded, self.ctx, observer.message)
 

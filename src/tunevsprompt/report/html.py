@@ -41,6 +41,7 @@ def render_html(
         summary=view.arm_summary(results),
         hosted=view.hosted_rows(results),
         sweeps=view.sweep_rows(results),
+        searches=view.prompt_searches(results),
         decision_volume=view.decision_volume(results),
         comparisons=view.comparisons(results),
         break_even=view.break_even(results),

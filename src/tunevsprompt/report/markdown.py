@@ -49,6 +49,7 @@ def render_markdown(results: Results, chart_files: Mapping[str, str] | None = No
         summary=summary,
         hosted=view.hosted_rows(results),
         sweeps=view.sweep_rows(results),
+        searches=view.prompt_searches(results),
         decision_volume=decision,
         comparisons=view.comparisons(results),
         break_even=view.break_even(results),

@@ -323,3 +323,52 @@ def sweep_rows(results: Results) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def prompt_searches(results: Results) -> list[dict[str, Any]]:
+    """Each optimized-prompt arm: the winner verbatim, its dev figure beside its test figure
+    (the gap shows overfitting to dev), what the search spent, and every candidate."""
+    out = []
+    for name, record in results.arms.items():
+        search = record.search
+        if search is None or search.winner is None:
+            continue
+        winner = search.winner
+        dev = winner.dev.value if winner.dev else None
+        test = record.quality.value if record.quality else None
+        demos = winner.demonstrations
+        ordered = sorted(
+            search.candidates or [], key=lambda c: -(c.dev.value or 0.0) if c.dev else 1.0
+        )
+        candidates = [
+            {
+                "origin": c.origin,
+                "instruction": c.instruction,
+                "demonstrations": _demos_text(c.demonstrations),
+                "described": bool(c.label_descriptions),
+                "dev": c.dev,
+                "finalist": bool(c.finalist),
+                "chosen": c.id == search.chosen,
+            }
+            for c in ordered
+        ]
+        out.append(
+            {
+                "arm": name,
+                "winner": winner,
+                "demonstrations": _demos_text(demos),
+                "dev": winner.dev,
+                "test": record.quality,
+                "gap": None if dev is None or test is None else float(test) - float(dev),
+                "search": search,
+                "candidates": candidates,
+            }
+        )
+    return out
+
+
+def _demos_text(demos: Any) -> str:
+    if demos is None or not demos.k:
+        return "none"
+    ids = f": {', '.join(demos.ids)}" if demos.ids else " (retrieved per input)"
+    return f"{demos.k} {demos.strategy}{ids}"

@@ -26,6 +26,7 @@ def cross_checks(loaded: LoadedSuite, load: SuiteLoader | None) -> list[SuitePro
         + _check_metric(loaded)
         + _check_gates(loaded)
         + _check_hosted(loaded)
+        + _check_arm_references(loaded)
     )
     if load is not None:
         problems += _check_forgetting(loaded, load)
@@ -124,6 +125,24 @@ def _check_gates(loaded: LoadedSuite) -> list[SuiteProblem]:
                     did_you_mean(value, names) or f"arms: {', '.join(names)}",
                 )
             )
+    return problems
+
+
+def _check_arm_references(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """Arms that name other arms (start_from) must name other arms of this suite."""
+    names = [a.name for a in loaded.arms]
+    problems = []
+    for index, config in enumerate(loaded.arms):
+        for path, name in config.arm_references().items():
+            if name not in names or name == config.name:
+                others = [n for n in names if n != config.name]
+                problems.append(
+                    loaded.problem(
+                        ("arms", index, *path),
+                        f"{name!r} is not another arm of this suite",
+                        did_you_mean(name, others) or f"arms: {', '.join(others)}",
+                    )
+                )
     return problems
 
 

@@ -19,6 +19,7 @@ from tunevsprompt.runfolder.results.figures import (
 )
 from tunevsprompt.runfolder.results.forgetting import ArmForgetting
 from tunevsprompt.runfolder.results.retrieval import EmbeddingRecord, RetrievalRecord
+from tunevsprompt.runfolder.results.search import SearchRecord
 from tunevsprompt.runfolder.results.training import (
     CurvePoint,
     SeedStudy,
@@ -185,6 +186,9 @@ class ArmRecord(OpenRecord):
         None, description="Arms with `train_sizes`: one point per size, smallest first."
     )
     sweep: SweepRecord | None = Field(None, description="Tuning arms with a `sweep:` block.")
+    search: SearchRecord | None = Field(
+        None, description="optimized-prompt arms: the prompt search and its winner."
+    )
     cost: ArmCost | None = Field(
         None, description="The cost model's figures (recomputed by `tvp report`)."
     )

@@ -1,0 +1,255 @@
+"""The `optimized-prompt` arm: prompting given the same effort as tuning. ``prepare`` searches
+instructions, label descriptions and demonstrations on the dev split (carved from train; the
+arm never receives a test example before ``predict``), and the test split is answered with
+the winner, decoded like the other prompting arms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tunevsprompt.arms.base import ArmConfig, RunContext
+from tunevsprompt.arms.prompt_search.candidate import Candidate, Demos, ordered_dev
+from tunevsprompt.arms.prompt_search.config import OptimizedPromptConfig
+from tunevsprompt.arms.prompt_search.rendering import Renderer
+from tunevsprompt.arms.prompt_search.search import BudgetTooSmall, PromptSearch
+from tunevsprompt.arms.prompt_search.state import Outcome, SearchState, search_key
+from tunevsprompt.arms.prompting import FewShotArm, FewShotConfig, PromptingArm, PromptingConfig
+from tunevsprompt.generation.base import DecodingSettings, Generator
+from tunevsprompt.generation.model_source import cache_root
+from tunevsprompt.measure.example_scores import example_scores, search_metric
+from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
+from tunevsprompt.runfolder.export_prompt import PROMPTS_FOLDER
+from tunevsprompt.runfolder.store import write_json_atomic
+from tunevsprompt.task.data import stratified_sample
+from tunevsprompt.task.types import Example, Prediction, Prompt
+
+INPUT_PLACEHOLDER = "{input}"
+"""Where the user's input goes in an exported prompt."""
+
+
+class OptimizedPromptArm(PromptingArm):
+    config_model: ClassVar[type[ArmConfig]] = OptimizedPromptConfig
+
+    def __init__(self, config: PromptingConfig):
+        super().__init__(config)
+        self.winner: Candidate | None = None
+        self.renderer: Renderer | None = None
+
+    @property
+    def settings(self) -> OptimizedPromptConfig:
+        assert isinstance(self.config, OptimizedPromptConfig)
+        return self.config
+
+    def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
+        record = super().prepare(train, ctx)
+        config = self.settings
+        seed = config.seed if config.seed is not None else ctx.seed
+        classification = ctx.task.type == "classification"
+        dev = stratified_sample(ctx.dev, None, config.dev_limit, seed, "search-dev", classification)
+        if len(dev) < config.minibatch:
+            raise ctx.config_error(
+                "minibatch",
+                f"the dev split has {len(dev)} examples, fewer than minibatch {config.minibatch}",
+                "lower minibatch or give the task a larger dev split (task.data.dev_fraction)",
+            )
+        self.renderer = self._renderer(train, ctx)
+        always = [self._from_arm(name, train, ctx) for name in config.start_from]
+        state = SearchState(self._state_path(train, dev, ctx, seed), ctx.use_cache)
+        search = PromptSearch(
+            config,
+            ctx.task.instruction if config.instruction is None else config.instruction,
+            ctx.task.labels,
+            train,
+            ordered_dev(dev, seed, classification),
+            self._outcomes,
+            self._proposer(ctx),
+            state,
+            seed,
+            always,
+            ctx.log,
+            self._fits,
+            search_metric(ctx.task),
+        )
+        try:
+            result = search.run()
+        except BudgetTooSmall as error:
+            raise ctx.config_error("budget.model_calls", str(error), None) from error
+        self.winner = result.winner
+        record["prompting"]["demonstration_ids"] = (
+            list(self.winner.demos.ids) if self.winner.demos.strategy != "similar" else None
+        )
+        record["search"] = result.record
+        self._write_prompt(ctx.run_dir, result.record)
+        return record
+
+    # -- the pieces --------------------------------------------------------------------------
+
+    def _renderer(self, train: Sequence[Example], ctx: RunContext) -> Renderer:
+        config = self.settings
+        similar = [k for k in config.k if k > 0] if "similar" in config.strategies else []
+        retrieval = None
+        if similar:
+            from tunevsprompt.arms.retrieving import open_retrieval
+            from tunevsprompt.retrieval.corpus import documents_from_examples
+
+            retrieval = open_retrieval(
+                documents_from_examples(train),
+                None,
+                0,
+                config.embedder or EmbedderConfig(),
+                config.index or IndexConfig(),
+                max(similar),
+                ctx,
+            )
+        return Renderer(train, ctx.task.labels, config.show_labels, retrieval)
+
+    def _from_arm(self, name: str, train: Sequence[Example], ctx: RunContext) -> Candidate:
+        """A prompting arm of the suite as a candidate: the very prompts it builds."""
+        other = next((a for a in ctx.arms if a.name == name), None)
+        if not isinstance(other, PromptingConfig) or other.type not in ("zero-shot", "few-shot"):
+            raise ctx.config_error(
+                "start_from", f"{name!r} is not a zero-shot or few-shot arm of this suite", None
+            )
+        instruction = other.instruction or ctx.task.instruction
+        demos = Demos()
+        if isinstance(other, FewShotConfig):
+            if other.selection == "similar":
+                demos = Demos("similar", other.k)
+            else:
+                arm = FewShotArm(other)
+                arm._ctx = ctx
+                chosen = arm.choose_demonstrations(train, ctx.seed)
+                demos = Demos(other.selection, other.k, tuple(e.id for e in chosen))
+        if other.show_labels != self.settings.show_labels or other.decide != self.settings.decide:
+            raise ctx.config_error(
+                "start_from",
+                f"{name!r} shows labels or decides differently from this arm, so its prompts "
+                "would not be scored as written",
+                "give both arms the same show_labels and decide",
+            )
+        return Candidate(instruction, f"arm:{name}", demos, None, other.show_labels)
+
+    def _state_path(
+        self, train: Sequence[Example], dev: Sequence[Example], ctx: RunContext, seed: int
+    ) -> Path:
+        labels = ctx.task.labels.labels if ctx.task.labels else None
+        key = search_key(
+            {
+                "config": self.settings.model_dump(mode="json", exclude={"name", "batch_size"}),
+                "model": ctx.generator.fingerprint,
+                "train": [e.id for e in train],
+                "dev": [e.id for e in dev],
+                "instruction": ctx.task.instruction,
+                "labels": labels,
+                "metric": ctx.task.primary_metric,
+                "seed": seed,
+            }
+        )
+        return (ctx.cache_dir or cache_root()) / "prompt-search" / f"{key}.json"
+
+    def _proposer(self, ctx: RunContext) -> Any:
+        proposer = self.settings.proposer
+        generator: Generator = ctx.generator
+        if proposer is not None and proposer.backend == "openai":
+            generator = ctx.open_hosted(proposer).generator
+
+        def propose(prompt: Prompt, max_new_tokens: int) -> str:
+            out = generator.generate([prompt], DecodingSettings(max_new_tokens, 0.0, 1))[0]
+            return "" if out.error is not None else out.text
+
+        return propose
+
+    def _fits(self, candidate: Candidate) -> bool:
+        """Whether the candidate's longest prompt leaves room for an answer."""
+        assert self._ctx is not None and self.renderer is not None
+        window = self.generator().context_window
+        if window is None or not self._ctx.dev:
+            return True
+        probe = self._ctx.dev[0]
+        prompt = self.renderer.prompts(candidate, [probe])[0]
+        return self.generator().prompt_tokens(prompt) + self.settings.max_new_tokens <= window
+
+    def _outcomes(self, candidate: Candidate, examples: Sequence[Example]) -> list[Outcome]:
+        """Score ``candidate`` on dev examples, a batch at a time (one model call each)."""
+        assert self._ctx is not None
+        size = self.settings.batch_size
+        outcomes: list[Outcome] = []
+        for start in range(0, len(examples), size):
+            batch = list(examples[start : start + size])
+            predictions = self._predict_candidate(candidate, batch)
+            values = example_scores(self._ctx.task, batch, predictions)
+            for prediction, value in zip(predictions, values, strict=True):
+                answer = prediction.prediction if self._labels() else prediction.raw_output
+                outcomes.append(
+                    Outcome(value, answer, prediction.input_tokens, prediction.output_tokens)
+                )
+        return outcomes
+
+    def _predict_candidate(
+        self, candidate: Candidate, batch: Sequence[Example]
+    ) -> list[Prediction]:
+        previous = self.winner
+        self.winner = candidate
+        try:
+            return self.predict_with(self.generator(), batch)
+        finally:
+            self.winner = previous
+
+    def _write_prompt(self, run_dir: Path, record: dict[str, Any]) -> None:
+        """prompts/<arm>.json: the winner verbatim (its demonstrations with their texts), the
+        chat messages that come before the input, and what the search cost."""
+        assert self.winner is not None and self.renderer is not None and self._ctx is not None
+        similar = self.winner.demos.strategy == "similar"
+        # The messages before the input; retrieved demonstrations differ per input, so for
+        # them only the system message is fixed.
+        fixed = replace(self.winner, demos=Demos()) if similar else self.winner
+        template = self.renderer.prompts(fixed, [Example("", INPUT_PLACEHOLDER, "")])[0]
+        labels = self._ctx.task.labels
+        write_json_atomic(
+            run_dir / PROMPTS_FOLDER / f"{self.name}.json",
+            {
+                "arm": self.name,
+                **record["winner"],
+                "demonstration_texts": None
+                if similar
+                else [
+                    {
+                        "id": i,
+                        "input": self.renderer.by_id[i].input,
+                        "answer": self.renderer.answer_form(self.renderer.by_id[i].target),
+                    }
+                    for i in self.winner.demos.ids
+                ],
+                "messages": [{"role": m.role, "content": m.content} for m in template],
+                "retrieved_demonstrations": {
+                    "k": self.winner.demos.k,
+                    "from": "the training examples nearest to the input (sentence embeddings), "
+                    "as user/assistant turns before it, the most similar last",
+                }
+                if similar
+                else None,
+                "decide": self.config.decide_for(self._ctx.task.type),
+                "labels": labels.shown() if labels else None,
+                "search_spent": record["spent"],
+            },
+        )
+
+    # -- answering with the winner -------------------------------------------------------------
+
+    def prompts_for(self, batch: Sequence[Example]) -> list[Prompt]:
+        """The prompts of the winner (or, during the search, of the candidate scored)."""
+        assert self.winner is not None and self.renderer is not None, "prepare() first"
+        prompts = self.renderer.prompts(self.winner, batch)
+        self.renderer.remember_shown(self.winner, batch)
+        return prompts
+
+    def visible_texts(self) -> list[str]:
+        """Demonstrations shown on the test split (fixed sets, or those retrieved)."""
+        if self.winner is None or self.renderer is None:
+            return []
+        if self.winner.demos.strategy == "similar":
+            return list(self.renderer.shown.values())
+        return [self.renderer.by_id[i].input for i in self.winner.demos.ids]

@@ -1,0 +1,134 @@
+"""The `optimized-prompt` arm's suite keys: what the search may try, who proposes
+instructions, and how much it may spend."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tunevsprompt.arms.prompting import PromptingConfig
+from tunevsprompt.generation.endpoint import HostedArmKeys
+from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
+
+DemoStrategy = Literal["random", "stratified", "similar"]
+
+
+def _default_strategies() -> list[DemoStrategy]:
+    return ["stratified", "similar"]
+
+
+class SearchBudget(BaseModel):
+    """`budget:` how much the search may spend. Whichever limit is reached first ends it;
+    the final choice on the full dev split is reserved before the search starts, so the
+    limits hold for the whole search, proposals included."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_calls: int | None = Field(
+        600,
+        ge=1,
+        description="Most model calls: one per dev example a candidate is scored on (a rank "
+        "scoring or a generation), and one per proposer request.",
+    )
+    seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Most wall-clock seconds of search; checked between evaluations, so a "
+        "candidate being scored finishes. A resumed search counts the seconds spent before.",
+    )
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> SearchBudget:
+        if self.model_calls is None and self.seconds is None:
+            raise ValueError("set model_calls, seconds or both")
+        return self
+
+
+class ProposerConfig(HostedArmKeys):
+    """`proposer:` the model that writes candidate instructions and label descriptions.
+    Default: the suite's local model. A small model proposing for itself writes weak
+    instructions; a stronger hosted one (`backend: openai`) usually helps more."""
+
+    max_new_tokens: int = Field(
+        96, ge=8, description="Longest instruction or label description it may write."
+    )
+
+
+class OptimizedPromptConfig(PromptingConfig):
+    """Instruction and demonstration search on the dev split, scored with the suite's metric
+    and decoded like the other prompting arms; the test split is scored once, with the
+    winner."""
+
+    type: Literal["optimized-prompt"] = "optimized-prompt"
+    start_from: list[str] = Field(
+        default_factory=list,
+        description="Prompting arms of this suite (zero-shot, few-shot) whose prompts are "
+        "candidates as written, so that the winner is never worse on dev than them.",
+    )
+    proposals: int = Field(
+        4, ge=0, le=32, description="Instructions the proposer writes from the task and examples."
+    )
+    reflections: int = Field(
+        1,
+        ge=0,
+        le=8,
+        description="Rounds in which the proposer rewrites the best instruction so far from "
+        "its failures on the dev examples scored so far.",
+    )
+    label_descriptions: bool = Field(
+        True,
+        description="classification: also try the label list with one line per label, written "
+        "by the proposer from training examples.",
+    )
+    k: list[int] = Field(
+        default_factory=lambda: [0, 4, 8],
+        min_length=1,
+        description="Numbers of demonstrations to try (0 = none). Counts whose prompts exceed "
+        "the model's context window are skipped.",
+    )
+    strategies: list[DemoStrategy] = Field(
+        default_factory=_default_strategies,
+        min_length=1,
+        description="How demonstration sets are drawn from train: random, stratified (over "
+        "labels), similar (the nearest training examples to each input).",
+    )
+    dev_limit: int = Field(
+        128, ge=4, description="Dev examples the search may use (stratified sample)."
+    )
+    minibatch: int = Field(
+        16,
+        ge=2,
+        description="Dev examples in the first rung of successive halving; each rung scores "
+        "the surviving candidates on `eta` times as many.",
+    )
+    eta: int = Field(2, ge=2, le=4, description="Successive halving keeps 1/eta per rung.")
+    budget: SearchBudget = Field(
+        default_factory=SearchBudget, description="How much the search may spend."
+    )
+    proposer: ProposerConfig | None = Field(
+        None, description="Who writes instructions (default: the suite's model)."
+    )
+    seed: int | None = Field(None, description="Seed of the search; default: sampling.seed.")
+    embedder: EmbedderConfig | None = Field(
+        None, description="strategy similar: the embedder (default: packaged all-MiniLM-L6-v2)."
+    )
+    index: IndexConfig | None = Field(
+        None, description="strategy similar: the FAISS index over the train split."
+    )
+
+    def arm_references(self) -> dict[tuple[str | int, ...], str]:
+        return {("start_from", i): name for i, name in enumerate(self.start_from)}
+
+    def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
+        problems = super().problems_for_task(task_type)
+        classification = task_type == "classification"
+        asked = "label_descriptions" in self.model_fields_set and self.label_descriptions
+        if not classification and asked:
+            problems.append(("label_descriptions", "needs a classification task"))
+        if not classification and "stratified" in self.strategies:
+            problems.append(("strategies", "stratified needs labels; use random"))
+        if len(set(self.k)) != len(self.k) or any(k < 0 for k in self.k):
+            problems.append(("k", "give distinct counts of 0 or more"))
+        if len(set(self.start_from)) != len(self.start_from):
+            problems.append(("start_from", "names an arm twice"))
+        return problems

@@ -1,0 +1,89 @@
+"""A candidate's chat prompts: the prompting arms' layout (system instruction with the label
+list, demonstrations as earlier turns, then the input), with the candidate's instruction,
+label descriptions and demonstrations. Similar-example demonstrations are retrieved once per
+input and shared by every candidate that uses them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from tunevsprompt.arms.prompt_search.candidate import Candidate
+from tunevsprompt.task.labels import LabelSet
+from tunevsprompt.task.prompts import build_prompt
+from tunevsprompt.task.types import Example, Prompt
+
+if TYPE_CHECKING:
+    from tunevsprompt.arms.retrieving import ArmRetrieval
+
+
+class Renderer:
+    """Prompts for any candidate over one train split."""
+
+    def __init__(
+        self,
+        train: Sequence[Example],
+        labels: LabelSet | None,
+        show_labels: bool,
+        retrieval: ArmRetrieval | None = None,
+        similar_k: int = 0,
+    ):
+        self.by_id = {e.id: e for e in train}
+        self.labels = labels
+        self.show_labels = show_labels
+        self.retrieval = retrieval
+        self.similar_k = similar_k
+        self._nearest: dict[str, list[str]] = {}
+        """Input id -> ids of the nearest training examples, most similar first."""
+        self.shown: dict[str, str] = {}
+        """Training texts retrieved as demonstrations at prediction time (contamination)."""
+
+    def answer_form(self, target: str) -> str:
+        return self.labels.surface.get(target, target) if self.labels else target
+
+    def nearest(self, batch: Sequence[Example]) -> None:
+        """Retrieve the nearest training examples for the inputs not seen yet."""
+        missing = [e for e in batch if e.id not in self._nearest]
+        if not missing or self.retrieval is None:
+            return
+        hits, _ = self.retrieval.retrieve(missing)
+        for example, found in zip(missing, hits, strict=True):
+            self._nearest[example.id] = [h.chunk.source_id for h in found]
+
+    def demonstrations(self, candidate: Candidate, example: Example) -> list[Example]:
+        demos = candidate.demos
+        if demos.k == 0:
+            return []
+        if demos.strategy == "similar":
+            ids = self._nearest[example.id][: demos.k]
+            # The most similar example last, next to the input (as few-shot-similar does).
+            return [self.by_id[i] for i in reversed(ids)]
+        return [self.by_id[i] for i in demos.ids]
+
+    def prompts(self, candidate: Candidate, batch: Sequence[Example]) -> list[Prompt]:
+        if candidate.demos.strategy == "similar" and candidate.demos.k:
+            self.nearest(batch)
+        descriptions: Mapping[str, str] | None = (
+            dict(candidate.descriptions) if candidate.descriptions else None
+        )
+        prompts = []
+        for example in batch:
+            chosen = self.demonstrations(candidate, example)
+            demos = [(d.input, self.answer_form(d.target)) for d in chosen]
+            prompts.append(
+                build_prompt(
+                    candidate.instruction,
+                    self.labels,
+                    example.input,
+                    demos,
+                    candidate.show_labels,
+                    descriptions,
+                )
+            )
+        return prompts
+
+    def remember_shown(self, candidate: Candidate, batch: Sequence[Example]) -> None:
+        """Note the training texts shown with ``batch`` (the winner's, on the test split)."""
+        for example in batch:
+            for demo in self.demonstrations(candidate, example):
+                self.shown[demo.id] = demo.input
