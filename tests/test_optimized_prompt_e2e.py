@@ -82,6 +82,9 @@ def test_the_search_stays_in_budget_and_never_loses_to_its_hand_written_start(
     assert search["spent"]["model_calls"] <= BUDGET
     assert search["spent"]["proposer_calls"] >= 2 + 5  # proposals and label descriptions
     assert search["method"] == "successive halving"
+    assert search["proposer"] == {"backend": "local", "model": None, "provider": None}
+    assert search["spent"]["tokens"]["input"] > search["spent"]["model_calls"]
+    assert search["spent"]["proposer_tokens"]["output"] > 0
     by_origin = {c["origin"]: c for c in search["candidates"]}
     assert {"suite", "arm:zero-shot", "arm:few-shot", "proposed:1"} <= set(by_origin)
     winner = search["winner"]

@@ -15,7 +15,7 @@ from tunevsprompt.arms.prompt_search.candidate import Candidate, Demos, ordered_
 from tunevsprompt.arms.prompt_search.config import OptimizedPromptConfig
 from tunevsprompt.arms.prompt_search.halving import Halving, Ledger, Plan
 from tunevsprompt.arms.prompt_search.search import BudgetTooSmall, PromptSearch, simplicity
-from tunevsprompt.arms.prompt_search.state import Outcome, SearchState
+from tunevsprompt.arms.prompt_search.state import Answer, Outcome, SearchState
 from tunevsprompt.task.labels import LabelSet
 from tunevsprompt.task.types import Example, Prompt
 
@@ -53,14 +53,16 @@ class Scripted:
             out.append(Outcome(float(answer == example.target), answer, 50, 1))
         return out
 
-    def propose(self, prompt: Prompt, max_new_tokens: int) -> str:
+    def propose(self, prompt: Prompt, max_new_tokens: int) -> Answer:
         self.asked.append(prompt)
         user = prompt[-1].content
         if "have the label" in user:
-            return "Messages about this topic."
-        if "got these examples wrong" in user:
-            return "Think about the customer's problem, then answer with one intent."
-        return self.proposals[(len(self.asked) - 1) % len(self.proposals)]
+            text = "Messages about this topic."
+        elif "got these examples wrong" in user:
+            text = "Think about the customer's problem, then answer with one intent."
+        else:
+            text = self.proposals[(len(self.asked) - 1) % len(self.proposals)]
+        return Answer(text, 100, 10)
 
 
 def search(
@@ -116,6 +118,14 @@ def test_the_budget_is_respected_exactly() -> None:
         spent = result.record["spent"]
         assert calls == spent["model_calls"] <= budget, budget
         assert spent["proposer_calls"] == len(scripted.asked)
+        assert spent["proposer_tokens"] == {
+            "input": 100 * len(scripted.asked),
+            "output": 10 * len(scripted.asked),
+        }
+        assert spent["tokens"] == {
+            "input": 50 * len(scripted.scored),
+            "output": len(scripted.scored),
+        }
         # 4 label descriptions, 3 proposals and at most 1 reflection.
         assert 7 <= len(scripted.asked) <= 8
 
@@ -229,3 +239,37 @@ def test_a_tie_goes_to_the_simpler_candidate() -> None:
             simplicity,
         )
         assert halving.final(halving.race(pool, [])) == suite
+
+
+def test_a_search_is_a_one_time_cost_with_its_hosted_proposer_priced() -> None:
+    from tunevsprompt.decide.config import PricingConfig
+    from tunevsprompt.decide.costs import arm_cost
+
+    spent = {"seconds": 3600.0, "proposer_tokens": {"input": 2_000_000, "output": 100_000}}
+    record = {"throughput_eps": 1.0, "search": {"spent": spent}}
+    pricing = PricingConfig.model_validate(
+        {
+            "cpu_usd_per_hour": 0.5,
+            "api": {"big-proposer": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 4.0}},
+        }
+    )
+    local = arm_cost(record, {"device": "cpu"}, pricing, 1000)["basis"]["one_time"]
+    assert local["what"] == "prompt search" and local["usd"] == pytest.approx(0.5)
+    assert "proposer_usd" not in local
+    hosted = {
+        **record,
+        "search": {"spent": spent, "proposer": {"backend": "openai", "model": "big-proposer"}},
+    }
+    priced = arm_cost(hosted, {"device": "cpu"}, pricing, 1000)["basis"]["one_time"]
+    assert priced["proposer_usd"] == pytest.approx(2.0 + 0.4)
+    assert priced["usd"] == pytest.approx(0.5 + 2.4)
+    unknown = {
+        **hosted,
+        "search": {"spent": spent, "proposer": {"backend": "openai", "model": "no-such-model-x"}},
+    }
+    unpriced = arm_cost(unknown, {"device": "cpu"}, pricing, 1000)["basis"]["one_time"]
+    assert (
+        unpriced["proposer_usd"] is None
+        and "pricing.api.no-such-model-x" in unpriced["proposer_note"]
+    )
+    assert unpriced["usd"] == pytest.approx(0.5)

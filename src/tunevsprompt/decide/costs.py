@@ -46,14 +46,39 @@ def _one_time(
             "preparation",
         )
     hourly = device_hourly_usd(pricing, device, gpu_name)
+    usd = seconds / SECONDS_PER_HOUR * hourly.usd_per_hour
+    extra: dict[str, Any] = {}
+    if what == "prompt search":
+        extra = _hosted_proposer(record.get("search") or {}, pricing)
+        usd += extra.get("proposer_usd") or 0.0
     return {
         "what": what,
         "seconds": _sig(seconds),
         "device": device or "cpu",
         "priced_as": hourly.priced_as,
         "usd_per_hour": hourly.usd_per_hour,
-        "usd": seconds / SECONDS_PER_HOUR * hourly.usd_per_hour,
+        "usd": usd,
+        **extra,
     }
+
+
+def _hosted_proposer(search: dict[str, Any], pricing: PricingConfig) -> dict[str, Any]:
+    """A hosted proposer's API dollars for the tokens it read and wrote (none for the suite's
+    own model, whose calls are in the search's seconds). An unknown price is said, not
+    guessed: the one-time cost is then the compute alone."""
+    proposer = search.get("proposer") or {}
+    if proposer.get("backend") != "openai":
+        return {}
+    tokens = (search.get("spent") or {}).get("proposer_tokens") or {}
+    try:
+        price = api_token_price(pricing, str(proposer.get("model")), proposer.get("provider"))
+    except RunError as exc:
+        return {"proposer_usd": None, "proposer_note": str(exc)}
+    usd = (
+        float(tokens.get("input") or 0) * price.price.input_usd_per_mtok
+        + float(tokens.get("output") or 0) * price.price.output_usd_per_mtok
+    ) / 1e6
+    return {"proposer_usd": usd, "proposer_price_source": price.source}
 
 
 def _per_request(

@@ -14,8 +14,8 @@ from tunevsprompt.arms.base import ArmConfig, RunContext
 from tunevsprompt.arms.prompt_search.candidate import Candidate, Demos, ordered_dev
 from tunevsprompt.arms.prompt_search.config import OptimizedPromptConfig
 from tunevsprompt.arms.prompt_search.rendering import Renderer
-from tunevsprompt.arms.prompt_search.search import BudgetTooSmall, PromptSearch
-from tunevsprompt.arms.prompt_search.state import Outcome, SearchState, search_key
+from tunevsprompt.arms.prompt_search.search import BudgetTooSmall, PromptSearch, Propose
+from tunevsprompt.arms.prompt_search.state import Answer, Outcome, SearchState, search_key
 from tunevsprompt.arms.prompting import FewShotArm, FewShotConfig, PromptingArm, PromptingConfig
 from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.generation.model_source import cache_root
@@ -37,6 +37,7 @@ class OptimizedPromptArm(PromptingArm):
         super().__init__(config)
         self.winner: Candidate | None = None
         self.renderer: Renderer | None = None
+        self.proposer_record: dict[str, Any] = {}
 
     @property
     def settings(self) -> OptimizedPromptConfig:
@@ -81,7 +82,7 @@ class OptimizedPromptArm(PromptingArm):
         record["prompting"]["demonstration_ids"] = (
             list(self.winner.demos.ids) if self.winner.demos.strategy != "similar" else None
         )
-        record["search"] = result.record
+        record["search"] = {**result.record, "proposer": self.proposer_record}
         self._write_prompt(ctx.run_dir, result.record)
         return record
 
@@ -150,15 +151,25 @@ class OptimizedPromptArm(PromptingArm):
         )
         return (ctx.cache_dir or cache_root()) / "prompt-search" / f"{key}.json"
 
-    def _proposer(self, ctx: RunContext) -> Any:
+    def _proposer(self, ctx: RunContext) -> Propose:
+        """The proposer as a function; ``self.proposer_record`` says which model it is."""
         proposer = self.settings.proposer
         generator: Generator = ctx.generator
+        self.proposer_record = {"backend": "local", "model": None, "provider": None}
         if proposer is not None and proposer.backend == "openai":
-            generator = ctx.open_hosted(proposer).generator
+            hosted = ctx.open_hosted(proposer)
+            generator = hosted.generator
+            api = hosted.record()
+            self.proposer_record = {
+                "backend": "openai",
+                "model": api["model"],
+                "provider": api["provider"],
+            }
 
-        def propose(prompt: Prompt, max_new_tokens: int) -> str:
+        def propose(prompt: Prompt, max_new_tokens: int) -> Answer:
             out = generator.generate([prompt], DecodingSettings(max_new_tokens, 0.0, 1))[0]
-            return "" if out.error is not None else out.text
+            text = "" if out.error is not None else out.text
+            return Answer(text, out.input_tokens, out.output_tokens)
 
         return propose
 

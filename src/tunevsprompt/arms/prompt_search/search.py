@@ -27,7 +27,7 @@ from tunevsprompt.arms.prompt_search.proposer import (
     parse_instruction,
     reflection_request,
 )
-from tunevsprompt.arms.prompt_search.state import Outcome, SearchState, request_key
+from tunevsprompt.arms.prompt_search.state import Answer, Outcome, SearchState, request_key
 from tunevsprompt.measure.quality import QualitySettings, single_pass_figure
 from tunevsprompt.task.data import stratified_sample
 from tunevsprompt.task.labels import LabelSet
@@ -35,8 +35,8 @@ from tunevsprompt.task.types import Example, Prompt
 
 Predict = Callable[[Candidate, Sequence[Example]], list[Outcome]]
 """Score a candidate on examples (model calls, one per example)."""
-Propose = Callable[[Prompt, int], str]
-"""Ask the proposer (one model call); the text it wrote."""
+Propose = Callable[[Prompt, int], Answer]
+"""Ask the proposer (one model call): the text it wrote, with its token counts."""
 
 DESCRIPTION_EXAMPLES = 3
 DESCRIPTION_TOKENS = 40
@@ -86,7 +86,9 @@ class PromptSearch:
         self.evaluated: dict[str, dict[str, Outcome]] = {}
         self.replayed = 0
         self.proposer_calls = 0
-        self.origins: dict[str, Candidate] = {}
+        self.tokens = [0, 0]
+        """Input and output tokens of the candidates' dev answers."""
+        self.proposer_tokens = [0, 0]
 
     # -- model calls, counted ----------------------------------------------------------------
 
@@ -94,14 +96,16 @@ class PromptSearch:
         self.ledger.spent_calls += 1
         self.proposer_calls += 1
         key = request_key(prompt, max_new_tokens)
-        text = self.state.answer(key)
-        if text is None:
-            text = self.propose(prompt, max_new_tokens)
-            self.state.remember(key, text)
+        answer = self.state.answer(key)
+        if answer is None:
+            answer = self.propose(prompt, max_new_tokens)
+            self.state.remember(key, answer)
             self.state.save(self.ledger.elapsed())
         else:
             self.replayed += 1
-        return text
+        self.proposer_tokens[0] += answer.input_tokens
+        self.proposer_tokens[1] += answer.output_tokens
+        return answer.text
 
     def score(self, candidate: Candidate, n: int) -> None:
         done = self.evaluated.setdefault(candidate.key, {})
@@ -123,6 +127,9 @@ class PromptSearch:
             self.state.record(candidate.key, new)
             self.state.save(self.ledger.elapsed())
         self.ledger.spent_calls += len(todo)
+        for example in todo:
+            self.tokens[0] += done[example.id].input_tokens
+            self.tokens[1] += done[example.id].output_tokens
 
     def scored(self, candidate: Candidate) -> int:
         done = self.evaluated.get(candidate.key, {})
@@ -328,6 +335,11 @@ class PromptSearch:
                 "proposer_calls": self.proposer_calls,
                 "replayed": self.replayed,
                 "seconds": round(self.ledger.elapsed(), 3),
+                "tokens": {"input": self.tokens[0], "output": self.tokens[1]},
+                "proposer_tokens": {
+                    "input": self.proposer_tokens[0],
+                    "output": self.proposer_tokens[1],
+                },
             },
             "candidates": candidates,
             "chosen": winner.key,

@@ -14,11 +14,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tunevsprompt.runfolder.store import write_json_atomic
 
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,14 @@ class Outcome:
         return cls(float(row[0]), row[1], int(row[2]), int(row[3]))
 
 
+class Answer(NamedTuple):
+    """What the proposer wrote, and the tokens it read and wrote."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+
+
 def search_key(parts: dict[str, Any]) -> str:
     text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
@@ -49,7 +57,7 @@ class SearchState:
     def __init__(self, path: Path | None, resume: bool = True):
         self.path = path
         self.scores: dict[str, dict[str, Outcome]] = {}
-        self.answers: dict[str, str] = {}
+        self.answers: dict[str, Answer] = {}
         self.seconds = 0.0
         """Search seconds spent in earlier runs of this search (for a seconds budget)."""
         self.resumed = False
@@ -67,7 +75,7 @@ class SearchState:
             key: {i: Outcome.from_row(row) for i, row in rows.items()}
             for key, rows in data.get("scores", {}).items()
         }
-        self.answers = dict(data.get("answers", {}))
+        self.answers = {k: Answer(*row) for k, row in data.get("answers", {}).items()}
         self.seconds = float(data.get("seconds", 0.0))
         self.resumed = bool(self.scores or self.answers)
 
@@ -77,11 +85,11 @@ class SearchState:
     def record(self, candidate: str, outcomes: dict[str, Outcome]) -> None:
         self.scores.setdefault(candidate, {}).update(outcomes)
 
-    def answer(self, request: str) -> str | None:
+    def answer(self, request: str) -> Answer | None:
         return self.answers.get(request)
 
-    def remember(self, request: str, text: str) -> None:
-        self.answers[request] = text
+    def remember(self, request: str, answer: Answer) -> None:
+        self.answers[request] = answer
 
     def save(self, seconds: float) -> None:
         if self.path is None:
@@ -91,7 +99,7 @@ class SearchState:
             {
                 "format": FORMAT,
                 "seconds": round(seconds, 3),
-                "answers": self.answers,
+                "answers": {k: list(a) for k, a in self.answers.items()},
                 "scores": {
                     key: {i: o.row() for i, o in rows.items()} for key, rows in self.scores.items()
                 },

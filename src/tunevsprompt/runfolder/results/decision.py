@@ -22,9 +22,12 @@ from tunevsprompt.runfolder.results.base import (
 
 
 class OneTimeBasis(Record):
-    """What the one-time cost priced: training, embedding and index build, or preparation."""
+    """What the one-time cost priced: training, a prompt search, embedding and index build,
+    or preparation."""
 
-    what: str | None = Field(None, description="training, embedding + index build, or preparation.")
+    what: str | None = Field(
+        None, description="training, prompt search, embedding + index build, or preparation."
+    )
     seconds: Num | None = Field(None, description="Seconds priced.")
     device: str | None = Field(None, description="Device they ran on.")
     priced_as: str | None = Field(
@@ -32,6 +35,13 @@ class OneTimeBasis(Record):
     )
     usd_per_hour: Num | None = Field(None, description="Its price per hour.")
     usd: Num | None = Field(None, description="The one-time cost, unrounded.")
+    proposer_usd: Num | None = Field(
+        None,
+        description="A prompt search's hosted proposer: API dollars for its tokens (included "
+        "in usd; null when its price is unknown, see proposer_note).",
+    )
+    proposer_price_source: str | None = Field(None, description="Where that price came from.")
+    proposer_note: str | None = Field(None, description="Why the proposer is not priced.")
 
 
 class PerRequestBasis(Record):

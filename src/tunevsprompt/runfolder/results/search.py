@@ -54,6 +54,13 @@ class SearchRung(Record):
     kept: list[str] | None = Field(None, description="Candidate ids that went on.")
 
 
+class TokenCounts(Record):
+    """Tokens in and out."""
+
+    input: Count | None = Field(None, description="Input (prompt) tokens.")
+    output: Count | None = Field(None, description="Output tokens.")
+
+
 class SearchSpent(Record):
     """What the search spent."""
 
@@ -65,6 +72,20 @@ class SearchSpent(Record):
         None, description="Calls answered from the search's saved state (a resumed search)."
     )
     seconds: Num | None = Field(None, description="Wall-clock seconds of search (all runs).")
+    tokens: TokenCounts | None = Field(
+        None, description="Tokens of the candidates' answers on dev (prompts and answers)."
+    )
+    proposer_tokens: TokenCounts | None = Field(
+        None, description="Tokens the proposer read and wrote."
+    )
+
+
+class ProposerRecord(Record):
+    """Which model wrote the proposals."""
+
+    backend: str | None = Field(None, description="local (the suite's model) or openai.")
+    model: str | None = Field(None, description="backend: openai: the served model.")
+    provider: str | None = Field(None, description="backend: openai: the provider, if known.")
 
 
 class PromptWinner(PromptCandidate):
@@ -85,6 +106,7 @@ class SearchRecord(Record):
     )
     budget: dict[str, Any] | None = Field(None, description="The arm's `budget:` block.")
     spent: SearchSpent | None = Field(None, description="What it spent.")
+    proposer: ProposerRecord | None = Field(None, description="Who proposed instructions.")
     candidates: list[PromptCandidate] | None = Field(None, description="Every candidate.")
     chosen: str | None = Field(None, description="The winner's id.")
     winner: PromptWinner | None = Field(None, description="The winner, verbatim.")
