@@ -324,3 +324,31 @@ def test_tvp_plan_from_a_run_and_from_assumptions(tmp_path: Any) -> None:
     ):
         result = runner.invoke(main, bad)
         assert result.exit_code == 2 and "error:" in result.output, bad
+
+
+def test_an_optimized_prompt_that_kept_a_hand_written_prompt_stands_aside_for_it() -> None:
+    """The search kept few-shot's prompt as written: identical predictions, the search's cost
+    on top. Without the rule the cheaper original could not show non-inferiority against its
+    own copy on 154 examples (0 discordant pairs bound the loss at about 2.4 points) and the
+    dearer copy would be recommended."""
+    same = correctness(154, 0.6, seed=3)
+    search = {"search": {"winner": {"origin": "arm:few-shot"}, "spent": {"seconds": 600.0}}}
+    out = run(
+        {"few-shot": (same, 1.0), "optimized": (same, 1.0)}, DecisionConfig(), {"optimized": search}
+    )
+    rec = out["recommendation"]
+    assert rec["arm"] == "few-shot" and rec["status"] == "recommended"
+    assert rec["same_system"] == {"optimized": "few-shot"}
+    assert any("kept few-shot's prompt as written" in r for r in rec["reasons"])
+    # A search that wrote its own prompt is an arm of its own, and must earn its place.
+    own = {"search": {"winner": {"origin": "proposed:1"}, "spent": {"seconds": 600.0}}}
+    other = run(
+        {"few-shot": (same, 1.0), "optimized": (same, 1.0)}, DecisionConfig(), {"optimized": own}
+    )
+    assert "same_system" not in other["recommendation"]
+    # The pure rule: the copy stands aside only for an original that costs no more.
+    cheap_copy = [Contender("a", 0.6, 2.0), Contender("b", 0.6, 1.0, same_as="a")]
+    assert choose(cheap_copy, lambda r, c: None, Margin(0.02), 0.95).same_system == {}
+    dear_copy = [Contender("a", 0.6, 1.0), Contender("b", 0.6, 2.0, same_as="a")]
+    choice = choose(dear_copy, lambda r, c: None, Margin(0.02), 0.95)
+    assert choice.same_system == {"b": "a"} and choice.arm == "a"

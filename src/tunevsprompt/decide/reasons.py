@@ -84,6 +84,8 @@ def _open_test(decision: Decision, test: Test, claim_p: float, p_holm: float) ->
 
 def _why_not_cheaper(decision: Decision, name: str) -> str:
     choice = decision.choice
+    if name in choice.same_system:
+        return _same_system(decision, name)
     if name in choice.dominated:
         rival = choice.dominated[name]
         return (
@@ -106,11 +108,12 @@ def _justify_chosen(decision: Decision, name: str) -> list[str]:
     claim = decision.choice.claims.get(name)
     metric = decision.inputs.metric
     if claim is None:
-        others = len(decision.feasible) - 1
-        if others == 0:
-            return [f"{name} is the only arm that meets the constraints."]
+        distinct = [s for s in decision.feasible if s.name not in decision.choice.same_system]
+        if len(distinct) == 1:
+            besides = " (besides the arms that are it, below)" if decision.choice.same_system else ""
+            return [f"{name} is the only arm that meets the constraints{besides}."]
         return [
-            f"{name} costs the most of the {len(decision.feasible)} arms that meet the "
+            f"{name} costs the most of the {len(distinct)} arms that meet the "
             "constraints; a cheaper one is recommended only when it is shown to lose less than "
             f"the margin {decision.margin.describe()} against every arm that costs more."
         ]
@@ -154,8 +157,9 @@ def reasons(decision: Decision) -> list[str]:
         for s in sorted(decision.feasible, key=lambda s: s.monthly_usd or 0.0):
             if s.name == chosen.name or s.monthly_usd is None or chosen_cost is None:
                 continue
-            if s.monthly_usd <= chosen_cost:
+            if s.monthly_usd <= chosen_cost and s.name not in choice.same_system:
                 lines.append(_why_not_cheaper(decision, s.name))
+        lines.extend(_same_system(decision, name) for name in choice.same_system)
         if decision.arms[chosen.name].get("uses_llm") is False:
             lines.append(_no_llm_needed(decision, chosen.name))
     lines.extend(_unknown_costs(decision))
@@ -181,6 +185,8 @@ def _undecided(decision: Decision) -> list[str]:
                 f"{s.name} {head} ({quality_text(s, decision.inputs.metric)}, "
                 f"{_cost(decision, s.name)}), but {why}."
             )
+        elif s.name in choice.same_system:
+            lines.append(_same_system(decision, s.name))
         elif s.name in choice.dominated:
             lines.append(
                 f"{s.name} ({_cost(decision, s.name)}) scores lower than "
@@ -221,6 +227,15 @@ def _no_llm_needed(decision: Decision, name: str) -> str:
     return (
         f"You do not need an LLM for this task: {name} answers with {how} over {on} "
         f"embeddings of the training examples, with no prompt and no generation. {tail}"
+    )
+
+
+def _same_system(decision: Decision, name: str) -> str:
+    original = decision.choice.same_system[name]
+    return (
+        f"{name}'s prompt search kept {original}'s prompt as written, so it is {original} "
+        f"with the search's cost on top ({_cost(decision, name)}, {original}: "
+        f"{_cost(decision, original)}); {original} stands in for it."
     )
 
 

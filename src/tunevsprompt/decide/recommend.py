@@ -82,6 +82,7 @@ def recommend(arms: Mapping[str, dict[str, Any]], inputs: DecisionInputs) -> dic
             test.to_json(planning_alpha) for claim in choice.claims.values() for test in claim.tests
         ],
         "dominated": dict(choice.dominated),
+        **({"same_system": dict(choice.same_system)} if choice.same_system else {}),
         "reasons": reasons(decision),
         "flip_conditions": flip_conditions(decision),
         "by_volume": {str(v): decision.rechoose(volume=v).arm for v in inputs.volumes},

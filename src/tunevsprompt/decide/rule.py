@@ -11,6 +11,8 @@ A saving needs evidence; quality does not need to be paid for twice:
    the largest over those arms (an intersection–union test), and Holm's correction runs
    over the arms that carry a burden.
 3. An arm is *dominated* when an arm that costs no more scores higher (point estimates).
+   An arm that *is* another feasible arm costing no more (an optimized-prompt arm whose
+   search kept that arm's prompt as written) stands aside for it before anything else.
 4. The recommendation is the cheapest arm that meets its burden and is not dominated
    (arms of unknown cost last, the higher-scoring first). When every cost is known the
    dearest feasible arm carries no burden; with an arm of unknown cost every arm carries one.
@@ -41,6 +43,9 @@ class Contender:
     name: str
     quality: float
     cost: float | None
+    same_as: str | None = None
+    """Another arm this one is, as a deployed system: an optimized-prompt arm whose search
+    kept that arm's prompt as written (same prompts, the search's cost on top)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,9 @@ class Choice:
     claims: dict[str, Claim] = field(default_factory=dict)
     dominated: dict[str, str] = field(default_factory=dict)
     """Arms scored lower than an arm that costs no more: name → that arm."""
+    same_system: dict[str, str] = field(default_factory=dict)
+    """Arms that are another feasible arm costing no more, as a deployed system (its prompt
+    kept as written): name → that arm. They stand aside for it and impose no burden."""
 
 
 def costs_more(a: Contender, b: Contender) -> bool | None:
@@ -130,6 +138,17 @@ def costs_more(a: Contender, b: Contender) -> bool | None:
 
 def _burden(arm: Contender, others: Sequence[Contender]) -> list[Contender]:
     return [o for o in others if o is not arm and costs_more(o, arm) in (True, None)]
+
+
+def _same_systems(contenders: Sequence[Contender]) -> dict[str, str]:
+    """Arms that are another feasible arm as a deployed system, when that arm costs no more
+    (the same prompts cannot be told apart by a test: the copy only adds its search cost)."""
+    by_name = {c.name: c for c in contenders}
+    return {
+        c.name: c.same_as
+        for c in contenders
+        if c.same_as in by_name and c.same_as != c.name and not costs_more(by_name[c.same_as], c)
+    }
 
 
 def _dominated_by(arm: Contender, others: Sequence[Contender]) -> Contender | None:
@@ -152,6 +171,8 @@ def choose(
     """Apply the rule. ``evidence_of(reference, candidate)`` gives reference − candidate."""
     if not contenders:
         return Choice(None, "no-feasible-arm", None)
+    same_system = _same_systems(contenders)
+    contenders = [c for c in contenders if c.name not in same_system]
     alpha = (1 - confidence) / 2
     leading = max(contenders, key=lambda c: c.quality)
     burdened = [(c, _burden(c, contenders)) for c in contenders]
@@ -175,13 +196,13 @@ def choose(
         if c.name not in dominated and (c.name not in claims or claims[c.name].met)
     ]
     if not qualified:
-        return Choice(None, "undecided", leading.name, claims, dominated)
+        return Choice(None, "undecided", leading.name, claims, dominated, same_system)
     priced = sorted(
         (c for c in qualified if c.cost is not None), key=lambda c: (c.cost, -c.quality)
     )
     unpriced = sorted((c for c in qualified if c.cost is None), key=lambda c: -c.quality)
     chosen = (priced or unpriced)[0]
-    return Choice(chosen.name, "recommended", leading.name, claims, dominated)
+    return Choice(chosen.name, "recommended", leading.name, claims, dominated, same_system)
 
 
 def _test(

@@ -122,9 +122,17 @@ def contenders(
             s.name,
             float(s.quality or 0.0),
             s.monthly_usd if volume == decision_volume else monthly_at(arms[s.name], volume),
+            kept_prompt_of(arms[s.name]),
         )
         for s in feasible
     ]
+
+
+def kept_prompt_of(record: Mapping[str, Any]) -> str | None:
+    """The arm whose prompt an optimized-prompt arm's search kept as written, if it did."""
+    winner = (record.get("search") or {}).get("winner") or {}
+    origin = str(winner.get("origin") or "")
+    return origin.removeprefix("arm:") if origin.startswith("arm:") else None
 
 
 def standings(

@@ -247,6 +247,11 @@ class Recommendation(Record):
     dominated: dict[str, str] | None = Field(
         None, description="Arm → an arm that costs no more and scores higher."
     )
+    same_system: dict[str, str] | None = Field(
+        None,
+        description="Arm → the arm it is as a deployed system (an optimized-prompt arm whose "
+        "search kept that arm's prompt as written), which costs no more and stands in for it.",
+    )
     reasons: list[str] | None = Field(None, description="Why, in sentences.")
     flip_conditions: list[str] | None = Field(None, description="What would change the answer.")
     by_volume: dict[str, str | None] | None = Field(
