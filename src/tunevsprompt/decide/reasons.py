@@ -110,7 +110,8 @@ def _justify_chosen(decision: Decision, name: str) -> list[str]:
     if claim is None:
         distinct = [s for s in decision.feasible if s.name not in decision.choice.same_system]
         if len(distinct) == 1:
-            besides = " (besides the arms that are it, below)" if decision.choice.same_system else ""
+            copies = decision.choice.same_system
+            besides = " (besides the arms that are it, below)" if copies else ""
             return [f"{name} is the only arm that meets the constraints{besides}."]
         return [
             f"{name} costs the most of the {len(distinct)} arms that meet the "
