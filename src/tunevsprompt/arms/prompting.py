@@ -15,7 +15,7 @@ from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.generation.endpoint import HostedArmKeys
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.task.data import stratified_sample
-from tunevsprompt.task.labels import LabelSet, ParseMode
+from tunevsprompt.task.labels import LabelSet, ParseMode, answer_form
 from tunevsprompt.task.prompts import build_prompt
 from tunevsprompt.task.types import Example, Prediction, Prompt
 
@@ -152,8 +152,7 @@ class PromptingArm:
         return self.config.decide_for(self._ctx.task.type)
 
     def _answer_form(self, target: str) -> str:
-        labels = self._labels()
-        return labels.surface.get(target, target) if labels else target
+        return answer_form(self._labels(), target)
 
     def _labels(self) -> LabelSet | None:
         assert self._ctx is not None

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from itertools import combinations
 from typing import Any
 
-from tunevsprompt.decide.config import PricingConfig
+from tunevsprompt.decide.config import ApiPrice, PricingConfig
 from tunevsprompt.decide.prices import api_token_price, device_hourly_usd
 from tunevsprompt.errors import RunError
 
@@ -29,11 +29,14 @@ def _one_time(
     gpu_name = manifest.get("device_name")
     training = record.get("training")
     retrieval = record.get("retrieval")
-    search = (record.get("search") or {}).get("spent") or {}
-    if search.get("seconds") is not None:
+    search = record.get("search") or {}
+    spent = search.get("spent") or {}
+    extra: dict[str, Any] = {}
+    if spent.get("seconds") is not None:
         # A prompt search: its model calls on the arm's device (a resumed search counts the
-        # seconds of the runs that computed it).
-        seconds, device, what = float(search["seconds"]), manifest.get("device"), "prompt search"
+        # seconds of the runs that computed it), and a hosted proposer's API dollars.
+        seconds, device, what = float(spent["seconds"]), manifest.get("device"), "prompt search"
+        extra = _hosted_proposer(search, pricing)
     elif training and training.get("wall_s") is not None:
         seconds, device, what = float(training["wall_s"]), training.get("device"), "training"
     elif retrieval and retrieval.get("index_build_s") is not None:
@@ -46,11 +49,7 @@ def _one_time(
             "preparation",
         )
     hourly = device_hourly_usd(pricing, device, gpu_name)
-    usd = seconds / SECONDS_PER_HOUR * hourly.usd_per_hour
-    extra: dict[str, Any] = {}
-    if what == "prompt search":
-        extra = _hosted_proposer(record.get("search") or {}, pricing)
-        usd += extra.get("proposer_usd") or 0.0
+    usd = seconds / SECONDS_PER_HOUR * hourly.usd_per_hour + (extra.get("proposer_usd") or 0.0)
     return {
         "what": what,
         "seconds": _sig(seconds),
@@ -74,11 +73,15 @@ def _hosted_proposer(search: dict[str, Any], pricing: PricingConfig) -> dict[str
         price = api_token_price(pricing, str(proposer.get("model")), proposer.get("provider"))
     except RunError as exc:
         return {"proposer_usd": None, "proposer_note": str(exc)}
-    usd = (
-        float(tokens.get("input") or 0) * price.price.input_usd_per_mtok
-        + float(tokens.get("output") or 0) * price.price.output_usd_per_mtok
-    ) / 1e6
+    usd = token_usd(price.price, float(tokens.get("input") or 0), float(tokens.get("output") or 0))
     return {"proposer_usd": usd, "proposer_price_source": price.source}
+
+
+def token_usd(price: ApiPrice, input_tokens: float, output_tokens: float) -> float:
+    """What an API charges for these tokens."""
+    return (
+        input_tokens * price.input_usd_per_mtok + output_tokens * price.output_usd_per_mtok
+    ) / 1e6
 
 
 def _per_request(
@@ -105,10 +108,7 @@ def _per_request(
             # A self-hosted or unlisted model: the cost is unknown (never read as cheaper),
             # and the basis says how to give it a price.
             return {**basis, "price_source": None, "note": str(exc), "usd": None}
-        usd = (
-            tokens_in * price.price.input_usd_per_mtok
-            + tokens_out * price.price.output_usd_per_mtok
-        ) / 1e6
+        usd = token_usd(price.price, tokens_in, tokens_out)
         return {
             **basis,
             "input_usd_per_mtok": price.price.input_usd_per_mtok,

@@ -235,7 +235,7 @@ def carve_dev(
     """Split dev off train, per label when stratifying, deterministically for a seed."""
     rng = random.Random(f"{seed}-carve-dev")
     dev_ids: set[str] = set()
-    for group in _groups(train, stratify).values():
+    for group in groups_by_label(train, stratify).values():
         shuffled = sorted(group, key=lambda e: e.id)
         rng.shuffle(shuffled)
         take = round(len(shuffled) * fraction) if len(shuffled) > 1 else 0
@@ -243,7 +243,8 @@ def carve_dev(
     return [e for e in train if e.id not in dev_ids], [e for e in train if e.id in dev_ids]
 
 
-def _groups(examples: Sequence[Example], stratify: bool) -> dict[str, list[Example]]:
+def groups_by_label(examples: Sequence[Example], stratify: bool) -> dict[str, list[Example]]:
+    """Examples by target, in input order (one group of all of them without ``stratify``)."""
     groups: dict[str, list[Example]] = defaultdict(list)
     for example in examples:
         groups[example.target if stratify else ""].append(example)
@@ -264,7 +265,7 @@ def stratified_sample(
         return list(examples)
     rng = random.Random(f"{seed}-{key}")
     groups = []
-    for _label, group in sorted(_groups(examples, stratify).items()):
+    for _label, group in sorted(groups_by_label(examples, stratify).items()):
         shuffled = list(group)
         rng.shuffle(shuffled)
         groups.append(shuffled[:per_class] if per_class else shuffled)

@@ -81,6 +81,12 @@ class LabelSet:
         return best, "nearest"
 
 
+def answer_form(labels: LabelSet | None, target: str) -> str:
+    """How a target is shown to the model: its label's surface form, or the target itself
+    (generation tasks, or a target outside the label set)."""
+    return labels.surface.get(target, target) if labels else target
+
+
 def is_parse_failure(how: str) -> bool:
     """The model did not produce a label (only a fuzzy match, or nothing, recovered one)."""
     return how in ("nearest", "failed")

@@ -24,6 +24,7 @@ from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.runfolder.export_prompt import PROMPTS_FOLDER
 from tunevsprompt.runfolder.store import write_json_atomic
 from tunevsprompt.task.data import stratified_sample
+from tunevsprompt.task.labels import answer_form
 from tunevsprompt.task.types import Example, Prediction, Prompt
 
 INPUT_PLACEHOLDER = "{input}"
@@ -230,7 +231,7 @@ class OptimizedPromptArm(PromptingArm):
                     {
                         "id": i,
                         "input": self.renderer.by_id[i].input,
-                        "answer": self.renderer.answer_form(self.renderer.by_id[i].target),
+                        "answer": answer_form(labels, self.renderer.by_id[i].target),
                     }
                     for i in self.winner.demos.ids
                 ],

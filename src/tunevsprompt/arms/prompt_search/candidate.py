@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tunevsprompt.task.data import groups_by_label
 from tunevsprompt.task.types import Example
 
 NO_DEMOS = "none"
@@ -82,12 +84,8 @@ class Candidate:
 def ordered_dev(examples: Sequence[Example], seed: int, stratify: bool) -> list[Example]:
     """Dev examples in an order whose every prefix is spread over the labels: labels in a
     seeded order, then one example of each in turn (each label's examples shuffled)."""
-    import random
-
     rng = random.Random(f"{seed}-prompt-search-dev")
-    groups: dict[str, list[Example]] = {}
-    for example in examples:
-        groups.setdefault(example.target if stratify else "", []).append(example)
+    groups = groups_by_label(examples, stratify)
     lists = [groups[label] for label in sorted(groups)]
     for group in lists:
         rng.shuffle(group)

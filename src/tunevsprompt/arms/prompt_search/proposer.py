@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tunevsprompt.task.labels import LabelSet
+from tunevsprompt.task.labels import LabelSet, answer_form
 from tunevsprompt.task.types import Example, Message, Prompt
 
 TIPS = (
@@ -62,9 +62,7 @@ def _labels_line(labels: LabelSet | None) -> str:
 
 
 def _answer(example: Example, labels: LabelSet | None) -> str:
-    if labels is None:
-        return _clip(example.target)
-    return labels.surface.get(example.target, example.target)
+    return answer_form(labels, example.target) if labels else _clip(example.target)
 
 
 def grounded_request(

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tunevsprompt.arms.prompt_search.candidate import Candidate
-from tunevsprompt.task.labels import LabelSet
+from tunevsprompt.task.labels import LabelSet, answer_form
 from tunevsprompt.task.prompts import build_prompt
 from tunevsprompt.task.types import Example, Prompt
 
@@ -37,9 +37,6 @@ class Renderer:
         """Input id -> ids of the nearest training examples, most similar first."""
         self.shown: dict[str, str] = {}
         """Training texts retrieved as demonstrations at prediction time (contamination)."""
-
-    def answer_form(self, target: str) -> str:
-        return self.labels.surface.get(target, target) if self.labels else target
 
     def nearest(self, batch: Sequence[Example]) -> None:
         """Retrieve the nearest training examples for the inputs not seen yet."""
@@ -69,7 +66,7 @@ class Renderer:
         prompts = []
         for example in batch:
             chosen = self.demonstrations(candidate, example)
-            demos = [(d.input, self.answer_form(d.target)) for d in chosen]
+            demos = [(d.input, answer_form(self.labels, d.target)) for d in chosen]
             prompts.append(
                 build_prompt(
                     candidate.instruction,

@@ -30,7 +30,7 @@ from tunevsprompt.arms.prompt_search.proposer import (
 from tunevsprompt.arms.prompt_search.state import Answer, Outcome, SearchState, request_key
 from tunevsprompt.measure.quality import QualitySettings, single_pass_figure
 from tunevsprompt.task.data import stratified_sample
-from tunevsprompt.task.labels import LabelSet
+from tunevsprompt.task.labels import LabelSet, answer_form
 from tunevsprompt.task.types import Example, Prompt
 
 Predict = Callable[[Candidate, Sequence[Example]], list[Outcome]]
@@ -269,7 +269,7 @@ class PromptSearch:
     def _reflection(self, best: Candidate, n: int, round_: int) -> Candidate | None:
         done = self.evaluated[best.key]
         failures = [
-            Failure(e.input, self._form(e.target), done[e.id].answer or "(nothing)")
+            Failure(e.input, answer_form(self.labels, e.target), done[e.id].answer or "(nothing)")
             for e in self.dev[:n]
             if done[e.id].score < 1.0
         ]
@@ -282,9 +282,6 @@ class PromptSearch:
         return Candidate(
             text, f"reflection:{round_}", best.demos, best.descriptions, best.show_labels
         )
-
-    def _form(self, target: str) -> str:
-        return self.labels.surface.get(target, target) if self.labels else target
 
     # -- the record -------------------------------------------------------------------------
 
