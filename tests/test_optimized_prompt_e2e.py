@@ -38,7 +38,7 @@ arms:
     proposals: 2
     reflections: 1
     k: [0, 2]
-    strategies: [stratified, similar]
+    strategies: [stratified, similar, bootstrapped]
     minibatch: 6
     budget:
       model_calls: {BUDGET}
@@ -94,6 +94,9 @@ def test_the_search_stays_in_budget_and_never_loses_to_its_hand_written_start(
         assert winner["dev"]["value"] >= hand["dev"]["value"]
     assert winner["dev"]["n"] == search["final_n"]
     assert winner["dev"]["ci95"][0] <= winner["dev"]["value"] <= winner["dev"]["ci95"][1]
+    # The leader's right answers on training examples, as a demonstration set.
+    booted = [c for c in search["candidates"] if c["demonstrations"]["strategy"] == "bootstrapped"]
+    assert len(booted) == 1 and booted[0]["demonstrations"]["k"] >= 1
 
 
 def test_the_winner_is_written_verbatim_and_answers_the_test_split(
@@ -149,6 +152,11 @@ def test_the_search_is_a_one_time_cost_and_the_report_shows_the_winner(
     section = report.split("## Prompt search: optimized", 1)[1].split("\n## ", 1)[0]
     assert arm["search"]["winner"]["instruction"] in section
     assert "test − dev:" in section
+    steps = arm["search"]["trajectory"]
+    assert steps[-1]["calls"] == arm["search"]["spent"]["model_calls"]
+    assert [s["calls"] for s in steps] == sorted(s["calls"] for s in steps)
+    assert (run / "charts" / "prompt-search-optimized.svg").is_file()
+    assert 'id="chart-prompt-search-optimized"' in (run / "report.html").read_text()
     assert section.count("\n| ") == len(arm["search"]["candidates"]) + 1  # header + rows
 
 

@@ -6,8 +6,10 @@ scores nothing again, and the hand-written prompts always reach the final."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -42,6 +44,7 @@ class Scripted:
     def __init__(self, proposals: Sequence[str]) -> None:
         self.proposals = list(proposals)
         self.scored: list[tuple[str, str]] = []
+        self.right: dict[tuple[str, str], bool] = {}
         self.asked: list[Prompt] = []
 
     def predict(self, candidate: Candidate, batch: Sequence[Example]) -> list[Outcome]:
@@ -50,6 +53,7 @@ class Scripted:
             self.scored.append((candidate.key, example.id))
             right = candidate.instruction == PLANTED or coin(candidate.key, example.id) < 0.4
             answer = example.target if right else "lost_card"
+            self.right[candidate.key, example.id] = answer == example.target
             out.append(Outcome(float(answer == example.target), answer, 50, 1))
         return out
 
@@ -69,13 +73,14 @@ def search(
     scripted: Scripted,
     state: SearchState,
     always: Sequence[Candidate] = (),
+    fits: Callable[[Candidate], bool] = lambda candidate: True,
     **settings: object,
 ) -> PromptSearch:
     config = OptimizedPromptConfig.model_validate(
         {
             "name": "opt",
             "k": [0, 2],
-            "strategies": ["stratified", "random"],
+            "strategies": ["stratified", "random", "bootstrapped"],
             "proposals": 3,
             "reflections": 1,
             "minibatch": 8,
@@ -94,6 +99,7 @@ def search(
         state,
         seed=0,
         always=list(always),
+        fits=fits,
     )
 
 
@@ -103,8 +109,10 @@ def test_a_planted_best_instruction_is_found_and_only_dev_is_scored() -> None:
     assert result.winner.instruction == PLANTED
     assert result.winner.origin == "proposed:2"
     dev_ids, test_ids = {e.id for e in DEV}, {e.id for e in TEST}
+    train_ids = {e.id for e in TRAIN}  # answered to bootstrap demonstrations
     seen = {example_id for _, example_id in scripted.scored}
-    assert seen <= dev_ids and not seen & test_ids
+    assert seen <= dev_ids | train_ids and not seen & test_ids
+    assert seen & dev_ids and seen & train_ids
     winner = result.record["winner"]
     assert winner["dev"]["value"] == 1.0 and winner["dev"]["n"] == result.record["final_n"]
     assert winner["dev"]["ci95"][0] < 1.0  # an interval, not a point
@@ -192,11 +200,13 @@ def test_halving_cuts_by_the_mean_on_shared_examples() -> None:
     rates = {f"c{i}": 0.1 * i for i in range(8)}
     scores: dict[str, list[float]] = {}
 
-    def score(candidate: str, n: int) -> None:
-        have = scores.setdefault(candidate, [])
-        have += [
-            1.0 if (j * 7919 % 100) / 100 < rates[candidate] else 0.0 for j in range(len(have), n)
-        ]
+    def score(candidates: Sequence[str], n: int) -> None:
+        for candidate in candidates:
+            have = scores.setdefault(candidate, [])
+            have += [
+                1.0 if (j * 7919 % 100) / 100 < rates[candidate] else 0.0
+                for j in range(len(have), n)
+            ]
 
     halving = Halving(
         Plan(8, 2, 64),
@@ -225,8 +235,9 @@ def test_a_tie_goes_to_the_simpler_candidate() -> None:
     proposed = Candidate(PLANTED + " Be careful.", "proposed:1", Demos("random", 2, ("a", "b")))
     scores: dict[str, int] = {}
 
-    def score(candidate: Candidate, n: int) -> None:
-        scores[candidate.key] = max(scores.get(candidate.key, 0), n)
+    def score(candidates: Sequence[Candidate], n: int) -> None:
+        for candidate in candidates:
+            scores[candidate.key] = max(scores.get(candidate.key, 0), n)
 
     for pool in ([proposed, suite], [suite, proposed]):
         scores.clear()
@@ -273,3 +284,50 @@ def test_a_search_is_a_one_time_cost_with_its_hosted_proposer_priced() -> None:
         and "pricing.api.no-such-model-x" in unpriced["proposer_note"]
     )
     assert unpriced["usd"] == pytest.approx(0.5)
+
+
+def test_bootstrapped_demonstrations_are_training_examples_the_leader_answered_right() -> None:
+    scripted = Scripted(["Classify it.", "Pick one.", "Answer with a label."])
+    result = search(scripted, SearchState(None)).run()
+    booted = [
+        c for c in result.record["candidates"] if c["demonstrations"]["strategy"] == "bootstrapped"
+    ]
+    assert len(booted) == 1
+    ids = booted[0]["demonstrations"]["ids"]
+    assert 0 < len(ids) <= 2 and set(ids) <= {e.id for e in TRAIN}
+    plain = Candidate(
+        booted[0]["instruction"], "x", Demos(), None, show_labels=True
+    )  # the leader without demonstrations answered them
+    assert all(scripted.right[plain.key, i] for i in ids)
+
+
+def test_many_shot_is_the_largest_set_that_fits_the_context_window() -> None:
+    scripted = Scripted(["Classify it."])
+    result = search(
+        scripted,
+        SearchState(None),
+        fits=lambda candidate: candidate.demos.k <= 13,
+        k=[0, "max"],
+        strategies=["stratified"],
+        proposals=1,
+        label_descriptions=False,
+    ).run()
+    counts = {c["demonstrations"]["k"] for c in result.record["candidates"]}
+    assert counts == {0, 13}
+
+
+def test_candidates_scored_in_any_order_give_the_same_search() -> None:
+    """A cluster returns a rung's jobs in any order: the record and the winner do not
+    depend on it."""
+    here = search(Scripted(["Classify it.", PLANTED]), SearchState(None)).run()
+    remote = Scripted(["Classify it.", PLANTED])
+    shuffled = search(remote, SearchState(None))
+
+    def backwards(jobs: Sequence[tuple[Candidate, Sequence[Example]]]) -> Iterator[Any]:
+        answers = [(i, remote.predict(c, examples)) for i, (c, examples) in enumerate(jobs)]
+        yield from reversed(answers)
+
+    shuffled.predict_many = backwards
+    there = shuffled.run()
+    assert there.winner == here.winner
+    assert there.record == {**here.record, "spent": {**here.record["spent"], "seconds": ANY}}

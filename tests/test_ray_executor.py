@@ -218,3 +218,64 @@ def test_a_sweep_runs_its_trials_as_parallel_units_then_the_winner(
     # The headline unit (another worker) reused the winning trial's adapter from the cache.
     assert lora["training"]["reused"] is True
     assert lora["adapter"]["sha256"] == trials[best]["adapter"]["sha256"]
+
+
+SEARCH_SUITE = """\
+  - name: optimized
+    type: optimized-prompt
+    decide: rank
+    start_from: [zero-shot]
+    proposals: 1
+    reflections: 1
+    label_descriptions: false
+    k: [0, 2]
+    strategies: [stratified, random]
+    minibatch: 4
+    budget:
+      model_calls: 60
+    proposer:
+      max_new_tokens: 32
+sampling:
+  seed: 0
+latency:
+  sample: 0
+metrics:
+  bootstrap_samples: 200
+"""
+
+
+def test_a_prompt_search_on_ray_workers_chooses_the_local_winner(
+    local_ray: None, five_intent_dir: Path, tmp_path: Path
+) -> None:
+    """The optimized-prompt arm alone (--arms; its hand-written start is still found): on
+    Ray its candidates are scored by a pool of workers, each with its own model, and the
+    search takes the local search's path to the same winner."""
+    from helpers import BANKING_TASK, ZERO_SHOT_ARMS
+
+    (five_intent_dir / "search.yaml").write_text(
+        "name: search-on-ray\n" + BANKING_TASK + ZERO_SHOT_ARMS + SEARCH_SUITE, encoding="utf-8"
+    )
+    loaded = load_suite(five_intent_dir / "search.yaml").select_arms(["optimized"])
+
+    def search(where: str, executor: RayExecutor | None, observer: SilentObserver) -> Any:
+        options = RunOptions(out=tmp_path / where, cache_dir=tmp_path / f"{where}-cache", limit=8)
+        run = run_compare(loaded, options, observer, executor=executor)
+        return json.loads((run / "results.json").read_text())["arms"]["optimized"]["search"]
+
+    class Messages(SilentObserver):
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def message(self, text: str) -> None:
+            self.lines.append(text)
+
+    local = search("local", None, SilentObserver())
+    seen = Messages()
+    remote = search("ray", RayExecutor(job_workers=2), seen)
+    assert remote["winner"] == local["winner"]
+    assert remote["candidates"] == local["candidates"]
+    assert remote["trajectory"] == local["trajectory"]
+    assert remote["spent"]["model_calls"] == local["spent"]["model_calls"] <= 60
+    assert remote["spent"]["replayed"] == 0
+    loads = [line for line in seen.lines if "loading model" in line]
+    assert len(loads) == 3, loads  # the unit (proposer, test split) and two search workers

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunevsprompt.arms.capabilities import LearnsFromExamples
 from tunevsprompt.task.types import Example, Prediction
 
-__all__ = ["Arm", "ArmConfig", "LearnsFromExamples", "RunContext", "TaskInfo"]
+__all__ = [
+    "Arm",
+    "ArmConfig",
+    "FanOut",
+    "LearnsFromExamples",
+    "NoProgress",
+    "Progress",
+    "RunContext",
+    "RunsJobs",
+    "TaskInfo",
+]
 
 if TYPE_CHECKING:
     from tunevsprompt.arms.hosted import HostedModel
@@ -78,6 +88,43 @@ def _no_trainable_base() -> HFGenerator:
     raise NotImplementedError("this run has no trainable model loader")
 
 
+FanOut = Callable[[Sequence[Any]], Iterator[tuple[int, Any]]]
+"""Runs an arm's jobs elsewhere (``--executor ray``): each job goes to the arm's ``run_job``
+on a worker that opened the same arm with ``open_worker`` (``capabilities.RunsJobs``);
+yields ``(index of the job, its result)`` as each finishes, in any order."""
+
+
+@runtime_checkable
+class RunsJobs(Protocol):
+    """An arm whose ``prepare`` splits into independent jobs (a prompt search scores each
+    candidate of a rung as one job). Under ``--executor ray`` it sends them through
+    ``ctx.fan_out``: each worker builds the same arm, calls ``open_worker`` once (what the
+    jobs need, without preparing: the model, the demonstrations' index) and then
+    ``run_job`` for each job it is given. Jobs and results must pickle."""
+
+    def open_worker(self, train: Sequence[Example], ctx: RunContext) -> None: ...
+    def run_job(self, job: Any) -> Any: ...
+
+
+class Progress(Protocol):
+    """A progress bar an arm may show while it prepares (a prompt search's model calls)."""
+
+    def start(self, label: str, total: int | None) -> None: ...
+    def advance(self, label: str, count: int) -> None: ...
+    def finish(self, label: str) -> None: ...
+
+
+class NoProgress:
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def advance(self, label: str, count: int) -> None:
+        pass
+
+    def finish(self, label: str) -> None:
+        pass
+
+
 def _plain_config_error(key: str, message: str, hint: str | None = None) -> Exception:
     from tunevsprompt.errors import RunError
 
@@ -118,6 +165,10 @@ class RunContext:
     """The suite's `openai:` block: defaults for arms with backend: openai."""
     arms: Sequence[ArmConfig] = ()
     """Every arm of the suite, as configured (an arm may start from another's settings)."""
+    fan_out: FanOut | None = None
+    """Where the arm's jobs run (a cluster's workers); None: here, one after another."""
+    progress: Progress = field(default_factory=NoProgress)
+    """Progress bars for long preparations (the console's, when there is one)."""
     _generator: Generator | None = None
 
     @property

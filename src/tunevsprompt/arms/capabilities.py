@@ -11,7 +11,9 @@ Two kinds of capability:
   (``isinstance(config, Mixin)``). A config without the mixin rejects those keys, as every
   unknown key is rejected.
 
-``ArmConfig.batch_size`` (examples per ``predict`` call) is on every arm's config.
+``ArmConfig.batch_size`` (examples per ``predict`` call) is on every arm's config. One more
+arm capability, ``base.RunsJobs`` (jobs run on a cluster's workers), sits beside the
+``RunContext`` it needs.
 """
 
 from __future__ import annotations

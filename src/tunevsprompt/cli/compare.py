@@ -46,11 +46,20 @@ from tunevsprompt.cli.guard import apply_gates, csv_list, run_guarded
     default="local",
     show_default=True,
     help="local: every unit here, one after another; ray: one Ray task per unit (an arm's "
-    "headline pass, each further seed, learning-curve size and sweep trial).",
+    "headline pass, each further seed, learning-curve size and sweep trial), and a prompt "
+    "search's candidates scored at once on a pool of workers.",
 )
 @click.option(
     "--ray-address",
     help="Ray cluster to join (e.g. auto, or ray://head:10001); default: start a local one.",
+)
+@click.option(
+    "--ray-search-workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="With --executor ray: workers that score an optimized-prompt arm's candidates at "
+    "once (each loads the model).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def compare(
@@ -65,6 +74,7 @@ def compare(
     no_gate: bool,
     executor: str,
     ray_address: str | None,
+    ray_search_workers: int,
     debug: bool,
 ) -> None:
     """Run the arms of SUITE, write results.json, samples.jsonl and the reports, then apply
@@ -86,7 +96,7 @@ def compare(
         if executor == "ray":
             from tunevsprompt.execution.ray_cluster import RayExecutor
 
-            chosen = RayExecutor(address=ray_address)
+            chosen = RayExecutor(address=ray_address, job_workers=ray_search_workers)
         try:
             run_dir = run_compare(loaded, options, observer, executor=chosen)
         finally:

@@ -52,6 +52,23 @@ class SilentObserver:
 
 
 @dataclass
+class ObserverProgress:
+    """An arm's progress bar (``RunContext.progress``) as one more bar of the observer."""
+
+    observer: RunObserver
+
+    def start(self, label: str, total: int | None) -> None:
+        self.observer.unit_started(label, total or 0)
+
+    def advance(self, label: str, count: int) -> None:
+        if count:
+            self.observer.advanced(label, count)
+
+    def finish(self, label: str) -> None:
+        self.observer.unit_finished(label, reused=False)
+
+
+@dataclass
 class RunOptions:
     """What the CLI (or a script) can change about a run without editing the suite."""
 

@@ -9,16 +9,18 @@ through a Ray queue, which the driver shows as one console for all of them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from tunevsprompt.arms.base import ArmConfig
 from tunevsprompt.errors import RunError, SuiteError
-from tunevsprompt.execution.base import ArmOutcome, ArmsRun, RunObserver, RunOptions
+from tunevsprompt.execution.base import ArmOutcome, ArmsRun, RunObserver
 from tunevsprompt.execution.local import schedule_for
+from tunevsprompt.execution.ray_workers import UnitTask, run_unit
 from tunevsprompt.execution.units import Unit, UnitResult
 from tunevsprompt.generation.endpoint import is_hosted
+
+__all__ = ["RayExecutor", "UnitTask", "run_unit", "unit_gpus"]
 
 TRAINING_ARM_TYPES = {"lora", "soft-prompt"}
 
@@ -31,60 +33,6 @@ def unit_gpus(config: ArmConfig, cluster_gpus: float, train: float, generate: fl
         return 0.0
     wanted = train if config.type in TRAINING_ARM_TYPES else generate
     return min(wanted, cluster_gpus)
-
-
-@dataclass(frozen=True)
-class UnitTask:
-    """One unit as it travels to a worker: plain paths and options."""
-
-    suite_path: Path
-    options: RunOptions
-    run_dir: Path
-    unit: Unit
-
-
-@dataclass
-class QueueObserver:
-    """A worker's observer: sends every event to the driver through a Ray queue (or drops
-    them when there is none). Messages are prefixed with the unit: several run at once."""
-
-    events: Any = None
-    label: str = ""
-
-    def _send(self, *event: Any) -> None:
-        if self.events is not None:
-            self.events.put_nowait(event)
-
-    def unit_started(self, unit: str, total: int) -> None:
-        self._send("unit_started", unit, total)
-
-    def advanced(self, unit: str, count: int) -> None:
-        self._send("advanced", unit, count)
-
-    def unit_finished(self, unit: str, reused: bool) -> None:
-        self._send("unit_finished", unit, reused)
-
-    def arm_finished(self, name: str, record: dict[str, Any], reused: bool) -> None:
-        pass  # the driver merges an arm's units and reports it
-
-    def message(self, text: str) -> None:
-        self._send("message", f"[{self.label}] {text}" if self.label else text)
-
-
-def run_unit(task: UnitTask, events: Any = None) -> UnitResult:
-    """Runs on a worker: load the suite, sample the data (deterministic, so every worker
-    sees the driver's examples), run or reuse the one unit."""
-    from tunevsprompt.execution.unit_runner import UnitRunner
-    from tunevsprompt.suite.loader import load_suite
-    from tunevsprompt.task.data import load_task_data
-
-    arm = task.unit.arm
-    loaded = load_suite(task.suite_path).select_arms([arm])
-    options = replace(task.options, arms=[arm], out=task.run_dir)
-    data = load_task_data(loaded, options.limit, options.train_limit)
-    run = ArmsRun(loaded, options, data, task.run_dir)
-    with UnitRunner(run, QueueObserver(events, task.unit.label)) as runner:
-        return runner.run_unit(task.unit)
 
 
 def _relay(events: Any, observer: RunObserver) -> None:
@@ -112,6 +60,10 @@ class RayExecutor:
     generate_gpus: float = 0.25
     """GPUs per unit that runs the model locally without training (a share: Ray packs
     several such units on one GPU)."""
+    job_workers: int = 2
+    """Workers that score a prompt search's candidates at once (each loads the model)."""
+    job_cpus: float = 1.0
+    """CPUs each of those workers asks Ray for."""
     unit: Callable[[UnitTask, Any], UnitResult] = run_unit
     init_options: dict[str, Any] = field(default_factory=dict)
 
@@ -138,7 +90,15 @@ class RayExecutor:
                 task = remote.options(
                     num_cpus=1, num_gpus=gpu, max_retries=self.max_retries, retry_exceptions=False
                 )
-                where = UnitTask(run.loaded.path, run.options, run_dir, unit)
+                where = UnitTask(
+                    run.loaded.path,
+                    run.options,
+                    run_dir,
+                    unit,
+                    self.job_workers,
+                    self.job_cpus,
+                    unit_gpus(configs[unit.arm], gpus, self.generate_gpus, self.generate_gpus),
+                )
                 pending[task.remote(where, events)] = unit
 
         try:

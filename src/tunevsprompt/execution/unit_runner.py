@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tunevsprompt.arms.base import ArmConfig, RunContext, TaskInfo
-from tunevsprompt.errors import SuiteError
+from tunevsprompt.arms.base import ArmConfig, FanOut, RunContext, RunsJobs, TaskInfo
+from tunevsprompt.arms.registry import get_arm_type
+from tunevsprompt.errors import RunError, SuiteError
 from tunevsprompt.execution.base import (
     PARTS_DIR,
     ArmsRun,
     GeneratorLoader,
+    ObserverProgress,
     RunObserver,
     TrainableLoader,
     cache_dir,
@@ -51,8 +53,12 @@ class UnitRunner:
         observer: RunObserver,
         generator_loader: GeneratorLoader = load_default_generator,
         trainable_loader: TrainableLoader = load_hf_generator,
+        fan_out_for: Callable[[Unit], FanOut] | None = None,
     ):
+        """``fan_out_for``: where a unit's arm runs its jobs (a cluster's workers); None:
+        in this process."""
         self.run, self.observer = run, observer
+        self.fan_out_for = fan_out_for
         loaded, options, data = run.loaded, run.options, run.data
         suite = loaded.suite
         self.cache = PredictionCache(prediction_cache_path(options), read=options.use_cache)
@@ -89,7 +95,8 @@ class UnitRunner:
             data_root=loaded.folder,
             device=options.device or suite.model.device,
             endpoints=suite.openai,
-            arms=loaded.arms,
+            arms=loaded.all_arms,
+            progress=ObserverProgress(observer),
         )
         self.meter = ForgettingMeter(loaded, self.ctx, observer.message)
 
@@ -128,12 +135,7 @@ class UnitRunner:
             self.session,
             self.observer,
             unit.label,
-            replace(
-                self.ctx,
-                seed=unit.seed,
-                variant=unit.variant,
-                config_error=_config_error(loaded, unit.arm),
-            ),
+            self.unit_context(unit),
             self.run.data.train,
             self.run.data.dev,
             self.meter,
@@ -162,6 +164,28 @@ class UnitRunner:
         self.observer.unit_finished(unit.label, reused=False)
         return result
 
+    def unit_context(self, unit: Unit) -> RunContext:
+        """The run's context as this unit's arm sees it (its seed, its errors' location,
+        and where its jobs run)."""
+        return replace(
+            self.ctx,
+            seed=unit.seed,
+            variant=unit.variant,
+            config_error=_config_error(self.run.loaded, unit.arm),
+            fan_out=self.fan_out_for(unit) if self.fan_out_for is not None else None,
+        )
+
+    def worker_arm(self, unit: Unit) -> RunsJobs:
+        """The unit's arm opened to run its jobs here (a prompt search's candidates, on a
+        worker of a cluster) without preparing it."""
+        config = effective_config(_arm_config(self.run.loaded, unit.arm), unit.params)
+        arm = get_arm_type(config.type)(config)
+        if not isinstance(arm, RunsJobs):
+            raise RunError(f"arm {unit.arm} ({config.type}) has no jobs to run on workers")
+        ctx = replace(self.unit_context(unit), fan_out=None)
+        arm.open_worker(self.run.data.train, ctx)
+        return arm
+
 
 def _arm_config(loaded: LoadedSuite, name: str) -> ArmConfig:
     return next(a for a in loaded.arms if a.name == name)
@@ -187,8 +211,13 @@ def _part_key(
     sizes and its sweep are left out: each pass is its own unit, so adding a seed reuses
     the passes that finished."""
     suite = loaded.suite
+    # The arms it starts from (an optimized prompt's hand-written candidates); the key of an
+    # arm that names none is as before.
+    named = set(config.arm_references().values())
+    references = {a.name: a.model_dump(mode="json") for a in loaded.all_arms if a.name in named}
     return content_key(
         {
+            **({"references": references} if references else {}),
             "arm": config.model_dump(mode="json", exclude={"seeds", "train_sizes", "sweep"}),
             "pass": {"kind": unit.kind, "seed": unit.seed, "size": unit.size},
             "arm_data": {

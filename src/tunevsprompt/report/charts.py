@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tunevsprompt.decide import fmt
+from tunevsprompt.report.search_chart import PREFIX as SEARCH_PREFIX
+from tunevsprompt.report.search_chart import draw_search, search_chart_names, search_chart_title
 from tunevsprompt.report.view import (
     arm_colours,
     arm_names,
@@ -48,8 +51,16 @@ P95_STYLE: dict[str, Any] = {"alpha": 0.45, "hatch": "//", "edgecolor": "white"}
 Drawer = Callable[["Figure", Results, dict[str, str]], bool]
 
 
+def chart_title(name: str) -> str:
+    """The caption of a chart, by its name."""
+    if name.startswith(SEARCH_PREFIX):
+        return search_chart_title(name)
+    return CHART_TITLES.get(name, name)
+
+
 def render_charts(results: Results) -> dict[str, str]:
-    """{chart name: SVG text} for each chart in CHART_TITLES whose data exists."""
+    """{chart name: SVG text} for each chart in CHART_TITLES whose data exists, then one per
+    prompt search."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -62,6 +73,8 @@ def render_charts(results: Results) -> dict[str, str]:
         "forgetting": _forgetting,
         "learning_curves": _learning_curves,
     }
+    for name in search_chart_names(results):
+        drawers[name] = partial(_search, name=name)
     colours = arm_colours(results)
     charts: dict[str, str] = {}
     with matplotlib.rc_context(RC):
@@ -78,6 +91,10 @@ def render_charts(results: Results) -> dict[str, str]:
             finally:
                 fig.clear()
     return charts
+
+
+def _search(fig: Figure, results: Results, colours: dict[str, str], name: str) -> bool:
+    return draw_search(fig, results, name)
 
 
 def _arm_axis(ax: Axes, names: list[str]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from tunevsprompt.decide import fmt
 from tunevsprompt.report import view
-from tunevsprompt.report.charts import CHART_TITLES
+from tunevsprompt.report.charts import CHART_TITLES, chart_title
 from tunevsprompt.runfolder.results import Results
 from tunevsprompt.runfolder.results.run import Manifest, ModelManifest, Task
 
@@ -46,10 +46,7 @@ def render_html(
         comparisons=view.comparisons(results),
         break_even=view.break_even(results),
         pricing=view.pricing(results),
-        charts=[
-            (name, CHART_TITLES.get(name, name), inline_svg(name, svg))
-            for name, svg in _ordered(charts)
-        ],
+        charts=[(name, chart_title(name), inline_svg(name, svg)) for name, svg in _ordered(charts)],
         forgetting=forgetting_rows(results),
         examples=examples,
         disagreeing=total,

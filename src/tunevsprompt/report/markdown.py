@@ -23,7 +23,7 @@ def _cell(value: Any) -> str:
 def render_markdown(results: Results, chart_files: Mapping[str, str] | None = None) -> str:
     """The report; ``chart_files`` maps chart name to its path relative to report.md, and
     the charts named there are linked as images."""
-    from tunevsprompt.report.charts import CHART_TITLES
+    from tunevsprompt.report.charts import CHART_TITLES, chart_title
 
     env = Environment(
         autoescape=False,
@@ -55,5 +55,5 @@ def render_markdown(results: Results, chart_files: Mapping[str, str] | None = No
         break_even=view.break_even(results),
         pricing=view.pricing(results),
         volumes=[v for v in volumes if decision is None or float(v) != decision],
-        charts=[(n, CHART_TITLES.get(n, n), charts[n]) for n in ordered],
+        charts=[(n, chart_title(n), charts[n]) for n in ordered],
     )

@@ -3,7 +3,7 @@ that any later error can point at a line."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,13 @@ class LoadedSuite:
     sha256: str
     shown_path: str
     """The suite path as the user gave it, for messages."""
+    every_arm: list[ArmConfig] = field(default_factory=list)
+    """Every arm of the file, also those ``--arms`` leaves out (an arm may start from
+    another's settings); empty means ``arms``."""
+
+    @property
+    def all_arms(self) -> list[ArmConfig]:
+        return self.every_arm or self.arms
 
     @property
     def folder(self) -> Path:
@@ -82,4 +89,5 @@ class LoadedSuite:
             self.lines,
             self.sha256,
             self.shown_path,
+            self.all_arms,
         )

@@ -5,8 +5,8 @@ the winner, decoded like the other prompting arms."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,7 +14,13 @@ from tunevsprompt.arms.base import ArmConfig, RunContext
 from tunevsprompt.arms.prompt_search.candidate import Candidate, Demos, ordered_dev
 from tunevsprompt.arms.prompt_search.config import OptimizedPromptConfig
 from tunevsprompt.arms.prompt_search.rendering import Renderer
-from tunevsprompt.arms.prompt_search.search import BudgetTooSmall, PromptSearch, Propose
+from tunevsprompt.arms.prompt_search.search import (
+    BudgetTooSmall,
+    Job,
+    PredictMany,
+    PromptSearch,
+    Propose,
+)
 from tunevsprompt.arms.prompt_search.state import Answer, Outcome, SearchState, search_key
 from tunevsprompt.arms.prompting import FewShotArm, FewShotConfig, PromptingArm, PromptingConfig
 from tunevsprompt.generation.base import DecodingSettings, Generator
@@ -31,6 +37,15 @@ INPUT_PLACEHOLDER = "{input}"
 """Where the user's input goes in an exported prompt."""
 
 
+@dataclass(frozen=True)
+class ScoreJob:
+    """One candidate to score on some examples (by id: dev, or train when bootstrapping
+    demonstrations), on a worker."""
+
+    candidate: Candidate
+    example_ids: tuple[str, ...]
+
+
 class OptimizedPromptArm(PromptingArm):
     config_model: ClassVar[type[ArmConfig]] = OptimizedPromptConfig
 
@@ -39,6 +54,8 @@ class OptimizedPromptArm(PromptingArm):
         self.winner: Candidate | None = None
         self.renderer: Renderer | None = None
         self.proposer_record: dict[str, Any] = {}
+        self._by_id: dict[str, Example] = {}
+        """Train and dev examples by id (a worker's jobs name them)."""
 
     @property
     def settings(self) -> OptimizedPromptConfig:
@@ -60,6 +77,7 @@ class OptimizedPromptArm(PromptingArm):
         self.renderer = self._renderer(train, ctx)
         always = [self._from_arm(name, train, ctx) for name in config.start_from]
         state = SearchState(self._state_path(train, dev, ctx, seed), ctx.use_cache)
+        bar = f"{self.name}{ctx.variant} search"
         search = PromptSearch(
             config,
             ctx.task.instruction if config.instruction is None else config.instruction,
@@ -74,11 +92,17 @@ class OptimizedPromptArm(PromptingArm):
             ctx.log,
             self._fits,
             search_metric(ctx.task),
+            self._on_workers(ctx),
+            lambda calls: ctx.progress.advance(bar, calls),
         )
+        if config.budget.model_calls is not None:
+            ctx.progress.start(bar, config.budget.model_calls)
         try:
             result = search.run()
         except BudgetTooSmall as error:
             raise ctx.config_error("budget.model_calls", str(error), None) from error
+        finally:
+            ctx.progress.finish(bar)
         self.winner = result.winner
         record["prompting"]["demonstration_ids"] = (
             list(self.winner.demos.ids) if self.winner.demos.strategy != "similar" else None
@@ -87,11 +111,35 @@ class OptimizedPromptArm(PromptingArm):
         self._write_prompt(ctx.run_dir, result.record)
         return record
 
+    # -- candidates scored on a cluster's workers (capabilities.RunsJobs) ---------------------
+
+    def _on_workers(self, ctx: RunContext) -> PredictMany | None:
+        """With ``ctx.fan_out`` (``--executor ray``), each candidate's missing dev examples
+        are one job for a worker; None scores them here."""
+        fan_out = ctx.fan_out
+        if fan_out is None:
+            return None
+
+        def predict_many(jobs: Sequence[Job]) -> Iterator[tuple[int, list[Outcome]]]:
+            yield from fan_out([ScoreJob(c, tuple(e.id for e in examples)) for c, examples in jobs])
+
+        return predict_many
+
+    def open_worker(self, train: Sequence[Example], ctx: RunContext) -> None:
+        """What scoring a candidate needs, without a search: the prompting settings, the
+        demonstrations' index and the dev examples by id."""
+        super().prepare(train, ctx)
+        self.renderer = self._renderer(train, ctx)
+        self._by_id = {e.id: e for e in [*train, *ctx.dev]}
+
+    def run_job(self, job: ScoreJob) -> list[Outcome]:
+        return self._outcomes(job.candidate, [self._by_id[i] for i in job.example_ids])
+
     # -- the pieces --------------------------------------------------------------------------
 
     def _renderer(self, train: Sequence[Example], ctx: RunContext) -> Renderer:
         config = self.settings
-        similar = [k for k in config.k if k > 0] if "similar" in config.strategies else []
+        similar = [k for k in config.counts() if k > 0] if "similar" in config.strategies else []
         retrieval = None
         if similar:
             from tunevsprompt.arms.retrieving import open_retrieval
@@ -135,7 +183,11 @@ class OptimizedPromptArm(PromptingArm):
         return Candidate(instruction, f"arm:{name}", demos, None, other.show_labels)
 
     def _state_path(
-        self, train: Sequence[Example], dev: Sequence[Example], ctx: RunContext, seed: int
+        self,
+        train: Sequence[Example],
+        dev: Sequence[Example],
+        ctx: RunContext,
+        seed: int,
     ) -> Path:
         labels = ctx.task.labels.labels if ctx.task.labels else None
         key = search_key(

@@ -11,7 +11,9 @@ from tunevsprompt.arms.prompting import PromptingConfig
 from tunevsprompt.generation.endpoint import HostedArmKeys
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 
-DemoStrategy = Literal["random", "stratified", "similar"]
+DemoStrategy = Literal["random", "stratified", "similar", "bootstrapped"]
+MANY_SHOT = "max"
+"""In ``k``: as many demonstrations as the model's context window holds."""
 
 
 def _default_strategies() -> list[DemoStrategy]:
@@ -80,17 +82,21 @@ class OptimizedPromptConfig(PromptingConfig):
         description="classification: also try the label list with one line per label, written "
         "by the proposer from training examples.",
     )
-    k: list[int] = Field(
-        default_factory=lambda: [0, 4, 8],
+    k: list[int | Literal["max"]] = Field(
+        default_factory=lambda: [0, 4, 8],  # type: ignore[arg-type]
         min_length=1,
-        description="Numbers of demonstrations to try (0 = none). Counts whose prompts exceed "
-        "the model's context window are skipped.",
+        description="Numbers of demonstrations to try (0 = none). `max`: many-shot, as many "
+        "random or stratified demonstrations as the model's context window holds (found by "
+        "bisection on the prompt's length). Counts whose prompts exceed the context window "
+        "are skipped.",
     )
     strategies: list[DemoStrategy] = Field(
         default_factory=_default_strategies,
         min_length=1,
         description="How demonstration sets are drawn from train: random, stratified (over "
-        "labels), similar (the nearest training examples to each input).",
+        "labels), similar (the nearest training examples to each input), bootstrapped (after "
+        "the first rung, training examples the leading candidate answers right: the largest "
+        "k of `k`, drawn from twice as many answered, counted in the budget).",
     )
     dev_limit: int = Field(
         128, ge=4, description="Dev examples the search may use (stratified sample)."
@@ -116,6 +122,10 @@ class OptimizedPromptConfig(PromptingConfig):
         None, description="strategy similar: the FAISS index over the train split."
     )
 
+    def counts(self) -> list[int]:
+        """The fixed counts of ``k`` (without ``max``)."""
+        return [k for k in self.k if isinstance(k, int)]
+
     def arm_references(self) -> dict[tuple[str | int, ...], str]:
         return {("start_from", i): name for i, name in enumerate(self.start_from)}
 
@@ -127,8 +137,8 @@ class OptimizedPromptConfig(PromptingConfig):
             problems.append(("label_descriptions", "needs a classification task"))
         if not classification and "stratified" in self.strategies:
             problems.append(("strategies", "stratified needs labels; use random"))
-        if len(set(self.k)) != len(self.k) or any(k < 0 for k in self.k):
-            problems.append(("k", "give distinct counts of 0 or more"))
+        if len(set(self.k)) != len(self.k) or any(k < 0 for k in self.counts()):
+            problems.append(("k", "give distinct counts of 0 or more (or max)"))
         if len(set(self.start_from)) != len(self.start_from):
             problems.append(("start_from", "names an arm twice"))
         return problems

@@ -74,11 +74,13 @@ class Plan:
 @dataclass
 class Halving(Generic[C]):
     """The race. ``scored(c)`` says on how many leading dev examples ``c`` has scores and
-    ``mean(c, n)`` its mean on the first n; ``score`` fills in what is missing."""
+    ``mean(c, n)`` its mean on the first n; ``score(cs, n)`` fills in what is missing for
+    every candidate of ``cs`` (all of a rung at once, so the caller may score them in
+    parallel)."""
 
     plan: Plan
     ledger: Ledger
-    score: Callable[[C, int], None]
+    score: Callable[[Sequence[C], int], None]
     scored: Callable[[C], int]
     mean: Callable[[C, int], float]
     simpler: Callable[[C], tuple[int, ...]] = lambda candidate: ()
@@ -116,15 +118,14 @@ class Halving(Generic[C]):
             if not self.affords(self.cost(alive, n), alive, always):
                 self.stopped = "model_calls"
                 break
-            for candidate in alive:
-                self.score(candidate, n)
+            self.score(alive, n)
             ranked = self._ranked(alive, n)
             if between is not None:
                 for candidate in between(n, ranked):
                     if candidate not in alive and self.affords(
                         self.cost([candidate], n), [*alive, candidate], always
                     ):
-                        self.score(candidate, n)
+                        self.score([candidate], n)
                         alive.append(candidate)
                 ranked = self._ranked(alive, n)
             kept = ranked[: max(self.plan.eta, math.ceil(len(ranked) / self.plan.eta))]
@@ -142,8 +143,7 @@ class Halving(Generic[C]):
         """Score every finalist on the final dev set; the best mean wins, the simpler (then
         the earlier: the hand-written prompts come first) on a tie, so a search that finds
         nothing better keeps them."""
-        for candidate in finalists:
-            self.score(candidate, self.plan.final_n)
+        self.score(finalists, self.plan.final_n)
         return self._ranked(finalists, self.plan.final_n)[0]
 
     def _ranked(self, alive: Sequence[C], n: int) -> list[C]:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from tunevsprompt.arms.prompt_search.candidate import Candidate, Demos
 from tunevsprompt.arms.prompt_search.config import OptimizedPromptConfig
+from tunevsprompt.arms.prompt_search.demo_sets import DemoSets
 from tunevsprompt.arms.prompt_search.halving import Halving, Ledger, Plan
 from tunevsprompt.arms.prompt_search.proposer import (
     Failure,
@@ -27,14 +28,18 @@ from tunevsprompt.arms.prompt_search.proposer import (
     parse_instruction,
     reflection_request,
 )
+from tunevsprompt.arms.prompt_search.record import search_record
 from tunevsprompt.arms.prompt_search.state import Answer, Outcome, SearchState, request_key
 from tunevsprompt.measure.quality import QualitySettings, single_pass_figure
-from tunevsprompt.task.data import stratified_sample
 from tunevsprompt.task.labels import LabelSet, answer_form
 from tunevsprompt.task.types import Example, Prompt
 
 Predict = Callable[[Candidate, Sequence[Example]], list[Outcome]]
 """Score a candidate on examples (model calls, one per example)."""
+Job = tuple[Candidate, Sequence[Example]]
+PredictMany = Callable[[Sequence[Job]], Iterable[tuple[int, list[Outcome]]]]
+"""Score several candidates, each on its examples: yields ``(index of the job, outcomes)``
+as each job finishes, in any order (a cluster's workers score a rung's candidates at once)."""
 Propose = Callable[[Prompt, int], Answer]
 """Ask the proposer (one model call): the text it wrote, with its token counts."""
 
@@ -48,6 +53,16 @@ def simplicity(candidate: Candidate) -> tuple[int, ...]:
     origin = candidate.origin
     rank = 0 if origin.startswith("arm:") else 1 if origin == "suite" else 2
     return (rank, int(candidate.descriptions is not None), candidate.demos.k)
+
+
+def one_at_a_time(predict: Predict) -> PredictMany:
+    """Score the jobs here, in order."""
+
+    def predict_many(jobs: Sequence[Job]) -> Iterator[tuple[int, list[Outcome]]]:
+        for index, (candidate, examples) in enumerate(jobs):
+            yield index, predict(candidate, examples)
+
+    return predict_many
 
 
 class BudgetTooSmall(ValueError):
@@ -79,6 +94,10 @@ class PromptSearch:
     """Whether a candidate's prompts fit the model's context window."""
     metric: str = "accuracy"
     """What candidates are compared on (the headline metric, or accuracy for macro-F1)."""
+    predict_many: PredictMany | None = None
+    """Where candidates are scored (a cluster); None: ``predict``, one after another."""
+    progress: Callable[[int], None] = lambda calls: None
+    """Told every model call the budget counts, as it is spent."""
 
     def __post_init__(self) -> None:
         budget = self.config.budget
@@ -89,6 +108,12 @@ class PromptSearch:
         self.tokens = [0, 0]
         """Input and output tokens of the candidates' dev answers."""
         self.proposer_tokens = [0, 0]
+        self.trajectory: list[dict[str, Any]] = []
+        self.sets = DemoSets(self.config, self.train, self.labels, self.seed, self.fits, self.log)
+        self.bootstrapped = "bootstrapped" not in self.config.strategies
+        """Whether the bootstrapped demonstration set was built (or is not wanted)."""
+        """Every scoring step in order: model calls spent after it, the candidate, the dev
+        examples it has been scored on, its mean on them."""
 
     # -- model calls, counted ----------------------------------------------------------------
 
@@ -105,31 +130,78 @@ class PromptSearch:
             self.replayed += 1
         self.proposer_tokens[0] += answer.input_tokens
         self.proposer_tokens[1] += answer.output_tokens
+        self.progress(1)
         return answer.text
 
-    def score(self, candidate: Candidate, n: int) -> None:
-        done = self.evaluated.setdefault(candidate.key, {})
-        todo = [e for e in self.dev[:n] if e.id not in done]
-        if not todo:
-            return
-        fresh = []
-        for example in todo:
-            known = self.state.outcome(candidate.key, example.id)
-            if known is None:
-                fresh.append(example)
-            else:
-                done[example.id] = known
-                self.replayed += 1
-        if fresh:
-            outcomes = self.predict(candidate, fresh)
-            new = {e.id: o for e, o in zip(fresh, outcomes, strict=True)}
-            done.update(new)
+    def score(self, candidates: Sequence[Candidate], n: int) -> None:
+        """Score every candidate on the first ``n`` dev examples: each one's missing examples
+        are one job (replayed from the state where it has them). Each finished job is saved at
+        once; the calls are counted in the candidates' order, so the record does not depend
+        on which job finished first."""
+        counted: list[tuple[Candidate, list[Example]]] = []
+        jobs: list[Job] = []
+        for candidate in {c.key: c for c in candidates}.values():
+            done = self.evaluated.setdefault(candidate.key, {})
+            todo = [e for e in self.dev[:n] if e.id not in done]
+            if not todo:
+                continue
+            fresh = []
+            for example in todo:
+                known = self.state.outcome(candidate.key, example.id)
+                if known is None:
+                    fresh.append(example)
+                else:
+                    done[example.id] = known
+            self.replayed += len(todo) - len(fresh)
+            self.progress(len(todo) - len(fresh))
+            if fresh:
+                jobs.append((candidate, fresh))
+            counted.append((candidate, todo))
+        predict_many = self.predict_many or one_at_a_time(self.predict)
+        for index, outcomes in predict_many(jobs):
+            candidate, examples = jobs[index]
+            new = {e.id: o for e, o in zip(examples, outcomes, strict=True)}
+            self.evaluated[candidate.key].update(new)
             self.state.record(candidate.key, new)
             self.state.save(self.ledger.elapsed())
-        self.ledger.spent_calls += len(todo)
-        for example in todo:
-            self.tokens[0] += done[example.id].input_tokens
-            self.tokens[1] += done[example.id].output_tokens
+            self.progress(len(examples))
+        for candidate, todo in counted:
+            answered = [self.evaluated[candidate.key][e.id] for e in todo]
+            self.ledger.spent_calls += len(todo)
+            self.tokens[0] += sum(o.input_tokens for o in answered)
+            self.tokens[1] += sum(o.output_tokens for o in answered)
+            self.trajectory.append(
+                {
+                    "calls": self.ledger.spent_calls,
+                    "candidate": candidate.key,
+                    "n": n,
+                    "mean": round(self.mean(candidate, n), 6),
+                }
+            )
+
+    def answer_train(self, candidate: Candidate, examples: Sequence[Example]) -> dict[str, Outcome]:
+        """The candidate's answers on training examples (bootstrapping demonstrations): one
+        job, saved and counted like dev scoring, kept apart from the dev scores."""
+        key = f"train:{candidate.key}"
+        done: dict[str, Outcome] = {}
+        for example in examples:
+            known = self.state.outcome(key, example.id)
+            if known is not None:
+                done[example.id] = known
+        fresh = [e for e in examples if e.id not in done]
+        self.replayed += len(done)
+        self.progress(len(done))
+        predict_many = self.predict_many or one_at_a_time(self.predict)
+        for _, outcomes in predict_many([(candidate, fresh)] if fresh else []):
+            new = {e.id: o for e, o in zip(fresh, outcomes, strict=True)}
+            done.update(new)
+            self.state.record(key, new)
+            self.state.save(self.ledger.elapsed())
+            self.progress(len(fresh))
+        self.ledger.spent_calls += len(examples)
+        self.tokens[0] += sum(done[e.id].input_tokens for e in examples)
+        self.tokens[1] += sum(done[e.id].output_tokens for e in examples)
+        return done
 
     def scored(self, candidate: Candidate) -> int:
         done = self.evaluated.get(candidate.key, {})
@@ -156,7 +228,7 @@ class PromptSearch:
         self.log(f"prompt search: {planned} proposer requests")
         instructions = self._instructions()
         descriptions = self._descriptions()
-        specs = self._demo_specs()
+        specs = self.sets.specs(instructions, descriptions)
         left = self.ledger.left() - config.reflections
         final_n = min(len(self.dev), max(config.minibatch, int(left // 2) // finalists))
         plan = Plan(min(config.minibatch, final_n), config.eta, final_n)
@@ -171,16 +243,23 @@ class PromptSearch:
                 f"{self.mean(best, n):.3f} ({best.describe()}); "
                 f"{self.ledger.spent_calls} model calls spent"
             )
+            added = []
             round_ = next(reflections, None)
-            if round_ is None or not halving.affords(1 + n, ranked, self.always):
-                return []
-            new = self._reflection(ranked[0], n, round_)
-            return [new] if new is not None else []
+            if round_ is not None and halving.affords(1 + n, ranked, self.always):
+                reflected = self._reflection(ranked[0], n, round_)
+                added += [reflected] if reflected is not None else []
+            if not self.bootstrapped:
+                self.bootstrapped = True
+                bootstrapped = self._bootstrap(ranked[0], n, ranked, halving)
+                added += [bootstrapped] if bootstrapped is not None else []
+            return added
 
         finalists_list = halving.race(pool, self.always, reflect)
         winner = halving.final(finalists_list)
         self.log(f"prompt search: chose {winner.describe()}")
-        return SearchResult(winner, self._record(halving, pool, finalists_list, winner, plan))
+        return SearchResult(
+            winner, search_record(self, halving, pool, finalists_list, winner, plan)
+        )
 
     def _planned_proposer_calls(self) -> int:
         labels = len(self.labels.labels) if self.labels and self._describes() else 0
@@ -220,27 +299,21 @@ class PromptSearch:
                 lines.append((form, text))
         return tuple(lines) or None
 
-    def _demo_specs(self) -> list[Demos]:
-        specs: list[Demos] = []
-        stratify = self.labels is not None
-        for k in self.config.k:
-            if k == 0:
-                specs.append(Demos())
-                continue
-            if k > len(self.train):
-                continue
-            for strategy in self.config.strategies:
-                if strategy == "similar":
-                    specs.append(Demos("similar", k))
-                elif strategy == "random":
-                    rng = random.Random(f"{self.seed}-demos-random-{k}")
-                    specs.append(Demos("random", k, tuple(e.id for e in rng.sample(self.train, k))))
-                elif strategy == "stratified":
-                    key = f"prompt-search-{k}"
-                    chosen = stratified_sample(self.train, None, k, self.seed, key, stratify)
-                    random.Random(f"{self.seed}-demos-order-{k}").shuffle(chosen)
-                    specs.append(Demos("stratified", k, tuple(e.id for e in chosen)))
-        return specs
+    def _bootstrap(
+        self, leader: Candidate, n: int, ranked: list[Candidate], halving: Halving[Candidate]
+    ) -> Candidate | None:
+        """Demonstrations the leader gets right (after DSPy's BootstrapFewShot), when the
+        budget allows answering the training examples they are drawn from."""
+        drawn = self.sets.bootstrap_draw()
+        if drawn is None:
+            return None
+        k, pool = drawn
+        if not halving.affords(len(pool) + n, ranked, self.always):
+            return None
+        answers = self.answer_train(replace(leader, demos=Demos()), pool)
+        demos = self.sets.bootstrapped(k, pool, answers)
+        self.log(f"prompt search: bootstrapped {demos.k} demonstrations from {len(pool)} answers")
+        return replace(leader, demos=demos) if demos.k else None
 
     def _pool(
         self,
@@ -293,52 +366,3 @@ class PromptSearch:
             self.metric, "mean", values, None, 0, None, QualitySettings(seed=self.seed)
         )
         return {"metric": self.metric, **figure, "n": n}
-
-    def _record(
-        self,
-        halving: Halving[Candidate],
-        pool: list[Candidate],
-        finalists: list[Candidate],
-        winner: Candidate,
-        plan: Plan,
-    ) -> dict[str, Any]:
-        seen: dict[str, Candidate] = {}
-        for candidate in [*self.always, *pool, *(c for r in halving.rungs for c in r.candidates)]:
-            seen.setdefault(candidate.key, candidate)
-        candidates = []
-        for key, candidate in seen.items():
-            entry = candidate.record()
-            entry["dev"] = self.figure(candidate) if key in self.evaluated else None
-            entry["finalist"] = candidate in finalists
-            candidates.append(entry)
-        return {
-            "method": "successive halving",
-            "metric": self.metric,
-            "eta": plan.eta,
-            "rungs": [
-                {
-                    "n": r.n,
-                    "candidates": [c.key for c in r.candidates],
-                    "kept": [c.key for c in r.kept],
-                }
-                for r in halving.rungs
-            ],
-            "final_n": plan.final_n,
-            "dev_n": len(self.dev),
-            "stopped": halving.stopped,
-            "budget": self.config.budget.model_dump(mode="json"),
-            "spent": {
-                "model_calls": self.ledger.spent_calls,
-                "proposer_calls": self.proposer_calls,
-                "replayed": self.replayed,
-                "seconds": round(self.ledger.elapsed(), 3),
-                "tokens": {"input": self.tokens[0], "output": self.tokens[1]},
-                "proposer_tokens": {
-                    "input": self.proposer_tokens[0],
-                    "output": self.proposer_tokens[1],
-                },
-            },
-            "candidates": candidates,
-            "chosen": winner.key,
-            "winner": {**winner.record(), "dev": self.figure(winner)},
-        }

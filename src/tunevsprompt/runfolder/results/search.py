@@ -92,6 +92,17 @@ class PromptWinner(PromptCandidate):
     """The chosen candidate (also written to prompts/<arm>.json)."""
 
 
+class SearchStep(Record):
+    """One step of the search: a candidate scored on more dev examples."""
+
+    calls: Count | None = Field(
+        None, description="Model calls the search had spent after this step (proposer's too)."
+    )
+    candidate: str | None = Field(None, description="The candidate's id.")
+    n: Count | None = Field(None, description="Dev examples it has now been scored on.")
+    mean: Num | None = Field(None, description="Its mean on them.")
+
+
 class SearchRecord(Record):
     """An `optimized-prompt` arm's search."""
 
@@ -108,5 +119,8 @@ class SearchRecord(Record):
     spent: SearchSpent | None = Field(None, description="What it spent.")
     proposer: ProposerRecord | None = Field(None, description="Who proposed instructions.")
     candidates: list[PromptCandidate] | None = Field(None, description="Every candidate.")
+    trajectory: list[SearchStep] | None = Field(
+        None, description="Every scoring step in order (the dev score vs model calls chart)."
+    )
     chosen: str | None = Field(None, description="The winner's id.")
     winner: PromptWinner | None = Field(None, description="The winner, verbatim.")
