@@ -41,6 +41,7 @@ def export_prompt(run_dir: Path, arm: str, out_dir: Path) -> dict[str, Any]:
         "messages": saved.get("messages"),
         "input_placeholder": "{input}",
         "retrieved_demonstrations": saved.get("retrieved_demonstrations"),
+        "retrieved_passages": saved.get("retrieved_passages"),
         "labels": saved.get("labels"),
         "decide": saved.get("decide"),
         "chosen_on_dev": saved.get("dev"),
@@ -66,4 +67,7 @@ def plain_text(prompt: dict[str, Any]) -> str:
             f"message: {retrieved['from']}]"
         )
         parts.insert(len(parts) - 1, note)
+    passages = prompt.get("retrieved_passages")
+    if passages:
+        parts.append(f"[{passages['k']} retrieved passages: {passages['from']}]")
     return "\n\n".join(parts) + "\n"

@@ -6,11 +6,14 @@ the winner, decoded like the other prompting arms."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tunevsprompt.arms.base import ArmConfig, RunContext
+
+if TYPE_CHECKING:
+    from tunevsprompt.arms.prompt_search.passages import PassagePrompts
 from tunevsprompt.arms.prompt_search.candidate import Candidate, Demos, ordered_dev
 from tunevsprompt.arms.prompt_search.config import OptimizedPromptConfig
 from tunevsprompt.arms.prompt_search.rendering import Renderer
@@ -22,19 +25,16 @@ from tunevsprompt.arms.prompt_search.search import (
     Propose,
 )
 from tunevsprompt.arms.prompt_search.state import Answer, Outcome, SearchState, search_key
+from tunevsprompt.arms.prompt_search.written import write_winner
 from tunevsprompt.arms.prompting import FewShotArm, FewShotConfig, PromptingArm, PromptingConfig
+from tunevsprompt.arms.rag import RagConfig
 from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.generation.model_source import cache_root
 from tunevsprompt.measure.example_scores import example_scores, search_metric
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.runfolder.export_prompt import PROMPTS_FOLDER
-from tunevsprompt.runfolder.store import write_json_atomic
 from tunevsprompt.task.data import stratified_sample
-from tunevsprompt.task.labels import answer_form
 from tunevsprompt.task.types import Example, Prediction, Prompt
-
-INPUT_PLACEHOLDER = "{input}"
-"""Where the user's input goes in an exported prompt."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ class OptimizedPromptArm(PromptingArm):
             search_metric(ctx.task),
             self._on_workers(ctx),
             lambda calls: ctx.progress.advance(bar, calls),
+            self._passage_counts(ctx),
+            rag.show_labels if (rag := self._rag_config(ctx)) is not None else False,
         )
         if config.budget.model_calls is not None:
             ctx.progress.start(bar, config.budget.model_calls)
@@ -104,6 +106,9 @@ class OptimizedPromptArm(PromptingArm):
         finally:
             ctx.progress.finish(bar)
         self.winner = result.winner
+        passages = self.renderer.passages
+        if passages is not None and passages._retrieval is not None and self.winner.passages:
+            passages._retrieval.log.k = self.winner.passages  # hit@k of the winner's k
         record["prompting"]["demonstration_ids"] = (
             list(self.winner.demos.ids) if self.winner.demos.strategy != "similar" else None
         )
@@ -154,16 +159,60 @@ class OptimizedPromptArm(PromptingArm):
                 max(similar),
                 ctx,
             )
-        return Renderer(train, ctx.task.labels, config.show_labels, retrieval)
+        return Renderer(
+            train, ctx.task.labels, config.show_labels, retrieval, 0, self._passages(train, ctx)
+        )
+
+    def _rag_config(self, ctx: RunContext) -> RagConfig | None:
+        """The rag arm among ``start_from`` (at most one)."""
+        named = [a for a in ctx.arms if a.name in self.settings.start_from]
+        rags = [a for a in named if isinstance(a, RagConfig)]
+        if len(rags) > 1:
+            raise ctx.config_error(
+                "start_from", "names more than one rag arm", "keep the one whose corpus to use"
+            )
+        if not rags and self.settings.top_k is not None:
+            raise ctx.config_error(
+                "top_k", "needs a rag arm in start_from (whose corpus to retrieve from)", None
+            )
+        return rags[0] if rags else None
+
+    def _passage_counts(self, ctx: RunContext) -> list[int]:
+        rag = self._rag_config(ctx)
+        if rag is None:
+            return []
+        return list(self.settings.top_k or [rag.top_k])
+
+    def _passages(self, train: Sequence[Example], ctx: RunContext) -> PassagePrompts | None:
+        """The rag arm the search starts from, opened once for the most passages tried."""
+        rag = self._rag_config(ctx)
+        if rag is None:
+            return None
+        from tunevsprompt.arms.prompt_search.passages import PassagePrompts
+
+        prompts = PassagePrompts(rag, max([*self._passage_counts(ctx), rag.top_k]))
+        prompts.open(train, ctx)
+        return prompts
 
     def _from_arm(self, name: str, train: Sequence[Example], ctx: RunContext) -> Candidate:
         """A prompting arm of the suite as a candidate: the very prompts it builds."""
         other = next((a for a in ctx.arms if a.name == name), None)
-        if not isinstance(other, PromptingConfig) or other.type not in ("zero-shot", "few-shot"):
+        if not isinstance(other, PromptingConfig) or other.type not in (
+            "zero-shot",
+            "few-shot",
+            "rag",
+        ):
             raise ctx.config_error(
-                "start_from", f"{name!r} is not a zero-shot or few-shot arm of this suite", None
+                "start_from",
+                f"{name!r} is not a zero-shot, few-shot or rag arm of this suite",
+                None,
             )
+        self._check_scored_alike(name, other, ctx)
         instruction = other.instruction or ctx.task.instruction
+        if isinstance(other, RagConfig):
+            return Candidate(
+                instruction, f"arm:{name}", show_labels=other.show_labels, passages=other.top_k
+            )
         demos = Demos()
         if isinstance(other, FewShotConfig):
             if other.selection == "similar":
@@ -173,14 +222,30 @@ class OptimizedPromptArm(PromptingArm):
                 arm._ctx = ctx
                 chosen = arm.choose_demonstrations(train, ctx.seed)
                 demos = Demos(other.selection, other.k, tuple(e.id for e in chosen))
-        if other.show_labels != self.settings.show_labels or other.decide != self.settings.decide:
+        if other.show_labels != self.settings.show_labels:
             raise ctx.config_error(
                 "start_from",
-                f"{name!r} shows labels or decides differently from this arm, so its prompts "
-                "would not be scored as written",
-                "give both arms the same show_labels and decide",
+                f"{name!r} shows labels differently from this arm, so its prompts would not be "
+                "scored as written",
+                "give both arms the same show_labels",
             )
         return Candidate(instruction, f"arm:{name}", demos, None, other.show_labels)
+
+    def _check_scored_alike(self, name: str, other: PromptingConfig, ctx: RunContext) -> None:
+        """A hand-written arm's prompts are scored with this arm's decoding: it must be the
+        same, or its figure in the search would not be its own."""
+        mine = self.settings
+        task = ctx.task.type
+        same = other.decide_for(task) == mine.decide_for(task) and (
+            mine.decide_for(task) == "rank" or other.max_new_tokens == mine.max_new_tokens
+        )
+        if not same:
+            raise ctx.config_error(
+                "start_from",
+                f"{name!r} decodes differently from this arm (decide, max_new_tokens), so its "
+                "prompts would not be scored as written",
+                "give both arms the same decide and max_new_tokens",
+            )
 
     def _state_path(
         self,
@@ -200,6 +265,8 @@ class OptimizedPromptArm(PromptingArm):
                 "labels": labels,
                 "metric": ctx.task.primary_metric,
                 "seed": seed,
+                # The corpus and layout behind candidates with passages.
+                **({"rag": rag.model_dump(mode="json")} if (rag := self._rag_config(ctx)) else {}),
             }
         )
         return (ctx.cache_dir or cache_root()) / "prompt-search" / f"{key}.json"
@@ -230,8 +297,8 @@ class OptimizedPromptArm(PromptingArm):
         """Whether the candidate's longest prompt leaves room for an answer."""
         assert self._ctx is not None and self.renderer is not None
         window = self.generator().context_window
-        if window is None or not self._ctx.dev:
-            return True
+        if window is None or not self._ctx.dev or candidate.passages:
+            return True  # passages are packed to fit
         probe = self._ctx.dev[0]
         prompt = self.renderer.prompts(candidate, [probe])[0]
         return self.generator().prompt_tokens(prompt) + self.settings.max_new_tokens <= window
@@ -263,42 +330,15 @@ class OptimizedPromptArm(PromptingArm):
             self.winner = previous
 
     def _write_prompt(self, run_dir: Path, record: dict[str, Any]) -> None:
-        """prompts/<arm>.json: the winner verbatim (its demonstrations with their texts), the
-        chat messages that come before the input, and what the search cost."""
         assert self.winner is not None and self.renderer is not None and self._ctx is not None
-        similar = self.winner.demos.strategy == "similar"
-        # The messages before the input; retrieved demonstrations differ per input, so for
-        # them only the system message is fixed.
-        fixed = replace(self.winner, demos=Demos()) if similar else self.winner
-        template = self.renderer.prompts(fixed, [Example("", INPUT_PLACEHOLDER, "")])[0]
-        labels = self._ctx.task.labels
-        write_json_atomic(
+        write_winner(
             run_dir / PROMPTS_FOLDER / f"{self.name}.json",
-            {
-                "arm": self.name,
-                **record["winner"],
-                "demonstration_texts": None
-                if similar
-                else [
-                    {
-                        "id": i,
-                        "input": self.renderer.by_id[i].input,
-                        "answer": answer_form(labels, self.renderer.by_id[i].target),
-                    }
-                    for i in self.winner.demos.ids
-                ],
-                "messages": [{"role": m.role, "content": m.content} for m in template],
-                "retrieved_demonstrations": {
-                    "k": self.winner.demos.k,
-                    "from": "the training examples nearest to the input (sentence embeddings), "
-                    "as user/assistant turns before it, the most similar last",
-                }
-                if similar
-                else None,
-                "decide": self.config.decide_for(self._ctx.task.type),
-                "labels": labels.shown() if labels else None,
-                "search_spent": record["spent"],
-            },
+            self.name,
+            self.winner,
+            self.renderer,
+            self._ctx.task.labels,
+            self.config.decide_for(self._ctx.task.type),
+            record,
         )
 
     # -- answering with the winner -------------------------------------------------------------
@@ -308,12 +348,26 @@ class OptimizedPromptArm(PromptingArm):
         assert self.winner is not None and self.renderer is not None, "prepare() first"
         prompts = self.renderer.prompts(self.winner, batch)
         self.renderer.remember_shown(self.winner, batch)
+        if self.winner.passages and self.renderer.passages is not None:
+            for example in batch:
+                self._extras.setdefault(example.id, {}).update(
+                    self.renderer.passages.extras(example.id)
+                )
         return prompts
+
+    def retrieval_record(self, example_ids: Sequence[str]) -> dict[str, Any] | None:
+        """The rag arm's retrieval record, when the winner shows its passages."""
+        if self.winner is None or not self.winner.passages or self.renderer is None:
+            return None
+        assert self.renderer.passages is not None
+        return self.renderer.passages.retrieval_record(example_ids)
 
     def visible_texts(self) -> list[str]:
         """Demonstrations shown on the test split (fixed sets, or those retrieved)."""
         if self.winner is None or self.renderer is None:
             return []
+        if self.winner.passages and self.renderer.passages is not None:
+            return self.renderer.passages.shown_passages()
         if self.winner.demos.strategy == "similar":
             return list(self.renderer.shown.values())
         return [self.renderer.by_id[i].input for i in self.winner.demos.ids]

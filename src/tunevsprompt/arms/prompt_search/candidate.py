@@ -45,6 +45,9 @@ class Candidate:
     descriptions: tuple[tuple[str, str], ...] | None = None
     """(label form, one line) per label, shown in the label list; None for the plain list."""
     show_labels: bool = True
+    passages: int = 0
+    """Passages retrieved from the corpus of the rag arm the search starts from, in that
+    arm's prompt layout (0: none; such candidates show no demonstrations)."""
 
     @property
     def key(self) -> str:
@@ -59,11 +62,14 @@ class Candidate:
             "demos": asdict(self.demos),
             "descriptions": [list(d) for d in self.descriptions] if self.descriptions else None,
             "show_labels": self.show_labels,
+            # Only when set: the keys of candidates without passages stay as they were.
+            **({"passages": self.passages} if self.passages else {}),
         }
 
     def describe(self) -> str:
         described = ", label descriptions" if self.descriptions else ""
-        return f"{self.origin} instruction, {self.demos.describe()}{described}"
+        shown = f"{self.passages} retrieved passages" if self.passages else self.demos.describe()
+        return f"{self.origin} instruction, {shown}{described}"
 
     def record(self) -> dict[str, Any]:
         """The candidate verbatim, for prompts/<arm>.json and the search trajectory."""
@@ -78,6 +84,7 @@ class Candidate:
                 "k": self.demos.k,
                 "ids": list(self.demos.ids) if self.demos.strategy != "similar" else None,
             },
+            "passages": self.passages,
         }
 
 

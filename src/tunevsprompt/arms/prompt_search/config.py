@@ -64,8 +64,15 @@ class OptimizedPromptConfig(PromptingConfig):
     type: Literal["optimized-prompt"] = "optimized-prompt"
     start_from: list[str] = Field(
         default_factory=list,
-        description="Prompting arms of this suite (zero-shot, few-shot) whose prompts are "
-        "candidates as written, so that the winner is never worse on dev than them.",
+        description="Prompting arms of this suite (zero-shot, few-shot, at most one rag) whose "
+        "prompts are candidates as written, so that the winner is never worse on dev than "
+        "them. A rag arm also adds its prompt to the search: every instruction with `top_k` "
+        "passages from its corpus, in its layout.",
+    )
+    top_k: list[int] | None = Field(
+        None,
+        description="With a rag arm in `start_from`: the numbers of retrieved passages to try "
+        "(default: that arm's top_k).",
     )
     proposals: int = Field(
         4, ge=0, le=32, description="Instructions the proposer writes from the task and examples."
@@ -141,4 +148,8 @@ class OptimizedPromptConfig(PromptingConfig):
             problems.append(("k", "give distinct counts of 0 or more (or max)"))
         if len(set(self.start_from)) != len(self.start_from):
             problems.append(("start_from", "names an arm twice"))
+        if self.top_k is not None and (
+            not self.top_k or len(set(self.top_k)) != len(self.top_k) or min(self.top_k) < 1
+        ):
+            problems.append(("top_k", "give distinct counts of 1 or more"))
         return problems

@@ -14,6 +14,7 @@ from tunevsprompt.task.prompts import build_prompt
 from tunevsprompt.task.types import Example, Prompt
 
 if TYPE_CHECKING:
+    from tunevsprompt.arms.prompt_search.passages import PassagePrompts
     from tunevsprompt.arms.retrieving import ArmRetrieval
 
 
@@ -27,12 +28,15 @@ class Renderer:
         show_labels: bool,
         retrieval: ArmRetrieval | None = None,
         similar_k: int = 0,
+        passages: PassagePrompts | None = None,
     ):
         self.by_id = {e.id: e for e in train}
         self.labels = labels
         self.show_labels = show_labels
         self.retrieval = retrieval
         self.similar_k = similar_k
+        self.passages = passages
+        """The rag arm the search starts from, for candidates that show passages."""
         self._nearest: dict[str, list[str]] = {}
         """Input id -> ids of the nearest training examples, most similar first."""
         self.shown: dict[str, str] = {}
@@ -58,6 +62,9 @@ class Renderer:
         return [self.by_id[i] for i in demos.ids]
 
     def prompts(self, candidate: Candidate, batch: Sequence[Example]) -> list[Prompt]:
+        if candidate.passages:
+            assert self.passages is not None, "a candidate with passages needs a rag arm"
+            return self.passages.prompts(candidate.instruction, candidate.passages, batch)
         if candidate.demos.strategy == "similar" and candidate.demos.k:
             self.nearest(batch)
         descriptions: Mapping[str, str] | None = (

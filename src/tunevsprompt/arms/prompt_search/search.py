@@ -98,6 +98,10 @@ class PromptSearch:
     """Where candidates are scored (a cluster); None: ``predict``, one after another."""
     progress: Callable[[int], None] = lambda calls: None
     """Told every model call the budget counts, as it is spent."""
+    passages: Sequence[int] = ()
+    """Numbers of retrieved passages to try with each instruction (a rag arm's layout)."""
+    passage_labels: bool = False
+    """Whether the rag arm's prompts list the labels."""
 
     def __post_init__(self) -> None:
         budget = self.config.budget
@@ -305,8 +309,8 @@ class PromptSearch:
         """Demonstrations the leader gets right (after DSPy's BootstrapFewShot), when the
         budget allows answering the training examples they are drawn from."""
         drawn = self.sets.bootstrap_draw()
-        if drawn is None:
-            return None
+        if drawn is None or leader.passages:
+            return None  # a rag layout shows passages, not demonstrations
         k, pool = drawn
         if not halving.affords(len(pool) + n, ranked, self.always):
             return None
@@ -328,6 +332,10 @@ class PromptSearch:
         every = [
             Candidate(i.instruction, i.origin, spec, d, self.config.show_labels)
             for i, d, spec in itertools.product(instructions, variants, specs)
+        ]
+        every += [
+            Candidate(i.instruction, i.origin, show_labels=self.passage_labels, passages=k)
+            for i, k in itertools.product(instructions, self.passages)
         ]
         every = [c for c in every if self.fits(c)]
         room = max(self.config.eta + 1, int(affordable_calls // max(self.config.minibatch, 1)))

@@ -40,6 +40,11 @@ class PromptCandidate(Record):
     )
     show_labels: Flag | None = Field(None, description="Whether the label list is shown.")
     demonstrations: CandidateDemonstrations | None = Field(None, description="Its demonstrations.")
+    passages: Count | None = Field(
+        None,
+        description="Passages retrieved per input from the corpus of the rag arm it starts "
+        "from, in that arm's prompt layout (0: none).",
+    )
     dev: QualityFigure | None = Field(
         None, description="Its mean on the dev examples it was scored on, with a 95% interval."
     )

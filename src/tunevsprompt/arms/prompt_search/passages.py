@@ -1,0 +1,70 @@
+"""A rag arm's prompts for the search: the arm's corpus, retriever, context packing and
+template, with the candidate's instruction and number of passages. Retrieval runs once per
+input (for the most passages any candidate shows) and each candidate takes its first k."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tunevsprompt.arms.base import RunContext
+from tunevsprompt.arms.rag import RagArm, RagConfig
+from tunevsprompt.retrieval.retriever import Hit
+from tunevsprompt.task.types import Example, Prompt
+
+
+class PassagePrompts(RagArm):
+    """The rag arm ``config`` as a prompt builder (prepared once, on the train split)."""
+
+    def __init__(self, config: RagConfig, most: int):
+        super().__init__(config.model_copy(update={"top_k": most}))
+        self._now: str | None = None
+        self._found: dict[str, list[Hit]] = {}
+        self._ms: dict[str, float] = {}
+
+    def open(self, train: Sequence[Example], ctx: RunContext) -> None:
+        self.prepare(train, ctx)
+
+    def base_instruction(self) -> str:
+        """The instruction the rag arm itself uses (before its context instruction)."""
+        assert self._ctx is not None
+        return self.config.instruction or self._ctx.task.instruction
+
+    def _instruction(self) -> str:
+        base = self._now if self._now is not None else self.base_instruction()
+        return f"{base}\n\n{self.rag.context_instruction}".strip()
+
+    def prompts(self, instruction: str, k: int, batch: Sequence[Example]) -> list[Prompt]:
+        assert self._retrieval is not None, "open() first"
+        missing = [e for e in batch if e.id not in self._found]
+        if missing:
+            hits, ms = self._retrieval.retrieve(missing)
+            for example, found in zip(missing, hits, strict=True):
+                self._found[example.id] = found
+                self._ms[example.id] = ms
+        self._now = instruction
+        try:
+            prompts = []
+            for example in batch:
+                found = self._found[example.id][:k]
+                packed = self._pack(example, found)
+                self._note(example, found, packed, self._ms[example.id])
+                prompts.append(self._prompt(example, packed.text))
+            return prompts
+        finally:
+            self._now = None
+
+    def template(self, instruction: str, example: Example, context: str) -> Prompt:
+        """The prompt with ``context`` in place of the passages (an exported template)."""
+        self._now = instruction
+        try:
+            return self._prompt(example, context)
+        finally:
+            self._now = None
+
+    def extras(self, example_id: str) -> dict[str, Any]:
+        """What the rag arm records per example (the passages retrieved and included)."""
+        return self._extras.pop(example_id, {})
+
+    def shown_passages(self) -> list[str]:
+        return self.visible_texts()
