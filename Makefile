@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_forgetting.py
 	$(BIN)/python bench/bench_decision.py
+	$(BIN)/python bench/bench_prompt_search.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

@@ -117,12 +117,13 @@ def test_the_winner_answers_with_the_rag_arms_passages_and_exports_its_layout(
     rows = [json.loads(line) for line in (run_dir / "samples.jsonl").open(encoding="utf-8")]
     mine = [r for r in rows if r["arm"] == "optimized"]
     assert len(mine) == 8
-    if winner["passages"]:
-        assert arm["retrieval"]["top_k"] == winner["passages"]
-        assert arm["retrieval"]["hit_at_k"] is not None
-        assert all(r["context"]["included"] for r in mine)
-        assert "{context}" in prompt["messages"][-1]["content"]
-        assert prompt["retrieved_passages"]["k"] == winner["passages"]
-    else:
-        assert arm.get("retrieval") is None and prompt["retrieved_passages"] is None
+    # Without passages no candidate answers these invented facts: a passage layout wins.
+    assert winner["passages"] >= 1
+    assert arm["retrieval"]["top_k"] == winner["passages"]
+    assert arm["retrieval"]["hit_at_k"] is not None
+    assert all(r["context"]["included"] for r in mine)
+    assert "{context}" in prompt["messages"][-1]["content"]
+    assert prompt["retrieved_passages"]["k"] == winner["passages"]
     assert prompt["messages"][0]["content"].startswith(winner["instruction"])
+    # Retrieval is timed afresh on the test split (the search's retrievals are forgotten).
+    assert arm["retrieval"]["embed_ms"] is not None

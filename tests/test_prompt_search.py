@@ -16,7 +16,12 @@ import pytest
 from tunevsprompt.arms.prompt_search.candidate import Candidate, Demos, ordered_dev
 from tunevsprompt.arms.prompt_search.config import OptimizedPromptConfig
 from tunevsprompt.arms.prompt_search.halving import Halving, Ledger, Plan
-from tunevsprompt.arms.prompt_search.search import BudgetTooSmall, PromptSearch, simplicity
+from tunevsprompt.arms.prompt_search.search import (
+    BudgetTooSmall,
+    NothingToSearch,
+    PromptSearch,
+    simplicity,
+)
 from tunevsprompt.arms.prompt_search.state import Answer, Outcome, SearchState
 from tunevsprompt.task.labels import LabelSet
 from tunevsprompt.task.types import Example, Prompt
@@ -292,7 +297,7 @@ def test_bootstrapped_demonstrations_are_training_examples_the_leader_answered_r
     booted = [
         c for c in result.record["candidates"] if c["demonstrations"]["strategy"] == "bootstrapped"
     ]
-    assert len(booted) == 1
+    assert len(booted) == 1 and booted[0]["origin"].startswith("bootstrapped:")
     ids = booted[0]["demonstrations"]["ids"]
     assert 0 < len(ids) <= 2 and set(ids) <= {e.id for e in TRAIN}
     plain = Candidate(
@@ -331,3 +336,35 @@ def test_candidates_scored_in_any_order_give_the_same_search() -> None:
     there = shuffled.run()
     assert there.winner == here.winner
     assert there.record == {**here.record, "spent": {**here.record["spent"], "seconds": ANY}}
+
+
+class Retrieving(Scripted):
+    """Candidates that show retrieved passages answer about 70% of the examples right."""
+
+    def predict(self, candidate: Candidate, batch: Sequence[Example]) -> list[Outcome]:
+        out = super().predict(candidate, batch)
+        if not candidate.passages:
+            return out
+        right = [coin("passages", e.id) >= 0.3 for e in batch]
+        return [
+            Outcome(float(r), e.target if r else "lost_card", 50, 1)
+            for e, r in zip(batch, right, strict=True)
+        ]
+
+
+def test_a_leader_with_passages_keeps_them_when_reflected_and_is_not_bootstrapped() -> None:
+    scripted = Retrieving(["Classify it.", "Pick one.", "Answer with a label."])
+    searching = search(scripted, SearchState(None))
+    searching.passages = (2,)
+    result = searching.run()
+    assert result.winner.passages == 2
+    candidates = result.record["candidates"]
+    reflected = [c for c in candidates if c["origin"].startswith("reflection:")]
+    assert reflected and all(c["passages"] == 2 for c in reflected)
+    assert all(c["demonstrations"]["k"] == 0 for c in candidates if c["passages"])
+    assert not [c for c in candidates if c["demonstrations"]["strategy"] == "bootstrapped"]
+
+
+def test_settings_that_give_no_candidate_are_refused() -> None:
+    with pytest.raises(NothingToSearch, match="no candidate"):
+        search(Scripted(["x"]), SearchState(None), k=[4], strategies=["bootstrapped"]).run()

@@ -127,9 +127,11 @@ class JobWorkers:
         from ray.util.actor_pool import ActorPool
 
         if not self._actors:
-            actor = ray.remote(JobWorker).options(num_cpus=self.cpus, num_gpus=self.gpus)
-            count = min(self.count, len(jobs))
-            self._actors = [actor.remote(self.task, self.events) for _ in range(count)]
+            # A worker that dies is restarted and its job retried (jobs are idempotent).
+            actor = ray.remote(JobWorker).options(
+                num_cpus=self.cpus, num_gpus=self.gpus, max_restarts=2, max_task_retries=2
+            )
+            self._actors = [actor.remote(self.task, self.events) for _ in range(self.count)]
         pool = ActorPool(self._actors)
         yield from pool.map_unordered(
             lambda worker, item: worker.run.remote(*item), list(enumerate(jobs))

@@ -214,7 +214,14 @@ def _part_key(
     # The arms it starts from (an optimized prompt's hand-written candidates); the key of an
     # arm that names none is as before.
     named = set(config.arm_references().values())
-    references = {a.name: a.model_dump(mode="json") for a in loaded.all_arms if a.name in named}
+    references = {
+        a.name: {
+            "config": a.model_dump(mode="json", exclude={"seeds", "train_sizes", "sweep"}),
+            "data": {key: path_digest(loaded.folder / raw) for key, raw in a.data_paths().items()},
+        }
+        for a in loaded.all_arms
+        if a.name in named
+    }
     return content_key(
         {
             **({"references": references} if references else {}),

@@ -336,7 +336,6 @@ def prompt_searches(results: Results) -> list[dict[str, Any]]:
         winner = search.winner
         dev = winner.dev.value if winner.dev else None
         test = record.quality.value if record.quality else None
-        demos = winner.demonstrations
         ordered = sorted(
             search.candidates or [], key=lambda c: -(c.dev.value or 0.0) if c.dev else 1.0
         )
@@ -344,7 +343,7 @@ def prompt_searches(results: Results) -> list[dict[str, Any]]:
             {
                 "origin": c.origin,
                 "instruction": c.instruction,
-                "demonstrations": _demos_text(c.demonstrations),
+                "demonstrations": _shown_text(c),
                 "described": bool(c.label_descriptions),
                 "dev": c.dev,
                 "finalist": bool(c.finalist),
@@ -356,7 +355,7 @@ def prompt_searches(results: Results) -> list[dict[str, Any]]:
             {
                 "arm": name,
                 "winner": winner,
-                "demonstrations": _demos_text(demos),
+                "demonstrations": _shown_text(winner),
                 "dev": winner.dev,
                 "test": record.quality,
                 "gap": None if dev is None or test is None else float(test) - float(dev),
@@ -365,6 +364,12 @@ def prompt_searches(results: Results) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _shown_text(candidate: Any) -> str:
+    if candidate.passages:
+        return f"{candidate.passages} retrieved passages (rag layout)"
+    return _demos_text(candidate.demonstrations)
 
 
 def _demos_text(demos: Any) -> str:

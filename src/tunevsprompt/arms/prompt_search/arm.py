@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from tunevsprompt.arms.prompt_search.passages import PassagePrompts
 from tunevsprompt.arms.prompt_search.candidate import Candidate, Demos, ordered_dev
 from tunevsprompt.arms.prompt_search.config import OptimizedPromptConfig
+from tunevsprompt.arms.prompt_search.rag_layout import open_passages, rag_identity, rag_of
 from tunevsprompt.arms.prompt_search.rendering import Renderer
 from tunevsprompt.arms.prompt_search.search import (
     BudgetTooSmall,
     Job,
+    NothingToSearch,
     PredictMany,
     PromptSearch,
     Propose,
@@ -39,11 +41,11 @@ from tunevsprompt.task.types import Example, Prediction, Prompt
 
 @dataclass(frozen=True)
 class ScoreJob:
-    """One candidate to score on some examples (by id: dev, or train when bootstrapping
+    """One candidate to score on some examples (dev, or train when bootstrapping
     demonstrations), on a worker."""
 
     candidate: Candidate
-    example_ids: tuple[str, ...]
+    examples: tuple[Example, ...]
 
 
 class OptimizedPromptArm(PromptingArm):
@@ -54,8 +56,7 @@ class OptimizedPromptArm(PromptingArm):
         self.winner: Candidate | None = None
         self.renderer: Renderer | None = None
         self.proposer_record: dict[str, Any] = {}
-        self._by_id: dict[str, Example] = {}
-        """Train and dev examples by id (a worker's jobs name them)."""
+        self._longest: Example | None = None
 
     @property
     def settings(self) -> OptimizedPromptConfig:
@@ -93,7 +94,10 @@ class OptimizedPromptArm(PromptingArm):
             self._fits,
             search_metric(ctx.task),
             self._on_workers(ctx),
-            lambda calls: ctx.progress.advance(bar, calls),
+            # A bar only against a budget of calls (a seconds budget has no total).
+            (lambda calls: ctx.progress.advance(bar, calls))
+            if config.budget.model_calls is not None
+            else (lambda calls: None),
             self._passage_counts(ctx),
             rag.show_labels if (rag := self._rag_config(ctx)) is not None else False,
         )
@@ -103,12 +107,16 @@ class OptimizedPromptArm(PromptingArm):
             result = search.run()
         except BudgetTooSmall as error:
             raise ctx.config_error("budget.model_calls", str(error), None) from error
+        except NothingToSearch as error:
+            hint = "add a count to k or a strategy"
+            raise ctx.config_error("strategies", str(error), hint) from error
         finally:
-            ctx.progress.finish(bar)
+            if config.budget.model_calls is not None:
+                ctx.progress.finish(bar)
         self.winner = result.winner
-        passages = self.renderer.passages
-        if passages is not None and passages._retrieval is not None and self.winner.passages:
-            passages._retrieval.log.k = self.winner.passages  # hit@k of the winner's k
+        # The test split is answered afresh: nothing retrieved or shown during the search
+        # counts (latency includes retrieval; the contamination check sees the test's texts).
+        self.renderer.finish_search(self.winner)
         record["prompting"]["demonstration_ids"] = (
             list(self.winner.demos.ids) if self.winner.demos.strategy != "similar" else None
         )
@@ -126,7 +134,7 @@ class OptimizedPromptArm(PromptingArm):
             return None
 
         def predict_many(jobs: Sequence[Job]) -> Iterator[tuple[int, list[Outcome]]]:
-            yield from fan_out([ScoreJob(c, tuple(e.id for e in examples)) for c, examples in jobs])
+            yield from fan_out([ScoreJob(c, tuple(examples)) for c, examples in jobs])
 
         return predict_many
 
@@ -135,16 +143,22 @@ class OptimizedPromptArm(PromptingArm):
         demonstrations' index and the dev examples by id."""
         super().prepare(train, ctx)
         self.renderer = self._renderer(train, ctx)
-        self._by_id = {e.id: e for e in [*train, *ctx.dev]}
 
     def run_job(self, job: ScoreJob) -> list[Outcome]:
-        return self._outcomes(job.candidate, [self._by_id[i] for i in job.example_ids])
+        return self._outcomes(job.candidate, job.examples)
 
     # -- the pieces --------------------------------------------------------------------------
 
     def _renderer(self, train: Sequence[Example], ctx: RunContext) -> Renderer:
         config = self.settings
         similar = [k for k in config.counts() if k > 0] if "similar" in config.strategies else []
+        # A few-shot-similar arm the search starts from retrieves its own demonstrations.
+        similar += [
+            a.k
+            for a in ctx.arms
+            if a.name in config.start_from and isinstance(a, FewShotConfig)
+            if a.selection == "similar"
+        ]
         retrieval = None
         if similar:
             from tunevsprompt.arms.retrieving import open_retrieval
@@ -164,35 +178,15 @@ class OptimizedPromptArm(PromptingArm):
         )
 
     def _rag_config(self, ctx: RunContext) -> RagConfig | None:
-        """The rag arm among ``start_from`` (at most one)."""
-        named = [a for a in ctx.arms if a.name in self.settings.start_from]
-        rags = [a for a in named if isinstance(a, RagConfig)]
-        if len(rags) > 1:
-            raise ctx.config_error(
-                "start_from", "names more than one rag arm", "keep the one whose corpus to use"
-            )
-        if not rags and self.settings.top_k is not None:
-            raise ctx.config_error(
-                "top_k", "needs a rag arm in start_from (whose corpus to retrieve from)", None
-            )
-        return rags[0] if rags else None
+        return rag_of(self.settings, ctx)
 
     def _passage_counts(self, ctx: RunContext) -> list[int]:
         rag = self._rag_config(ctx)
-        if rag is None:
-            return []
-        return list(self.settings.top_k or [rag.top_k])
+        return list(self.settings.top_k or [rag.top_k]) if rag is not None else []
 
     def _passages(self, train: Sequence[Example], ctx: RunContext) -> PassagePrompts | None:
-        """The rag arm the search starts from, opened once for the most passages tried."""
         rag = self._rag_config(ctx)
-        if rag is None:
-            return None
-        from tunevsprompt.arms.prompt_search.passages import PassagePrompts
-
-        prompts = PassagePrompts(rag, max([*self._passage_counts(ctx), rag.top_k]))
-        prompts.open(train, ctx)
-        return prompts
+        return open_passages(rag, self._passage_counts(ctx), train, ctx) if rag else None
 
     def _from_arm(self, name: str, train: Sequence[Example], ctx: RunContext) -> Candidate:
         """A prompting arm of the suite as a candidate: the very prompts it builds."""
@@ -236,15 +230,17 @@ class OptimizedPromptArm(PromptingArm):
         same, or its figure in the search would not be its own."""
         mine = self.settings
         task = ctx.task.type
-        same = other.decide_for(task) == mine.decide_for(task) and (
-            mine.decide_for(task) == "rank" or other.max_new_tokens == mine.max_new_tokens
+        same = (
+            other.decide_for(task) == mine.decide_for(task)
+            and (mine.decide_for(task) == "rank" or other.max_new_tokens == mine.max_new_tokens)
+            and (other.backend, other.model) == (mine.backend, mine.model)
         )
         if not same:
             raise ctx.config_error(
                 "start_from",
-                f"{name!r} decodes differently from this arm (decide, max_new_tokens), so its "
-                "prompts would not be scored as written",
-                "give both arms the same decide and max_new_tokens",
+                f"{name!r} is answered differently from this arm (backend, model, decide or "
+                "max_new_tokens), so its prompts would not be scored as written",
+                "give both arms the same backend, model, decide and max_new_tokens",
             )
 
     def _state_path(
@@ -265,8 +261,8 @@ class OptimizedPromptArm(PromptingArm):
                 "labels": labels,
                 "metric": ctx.task.primary_metric,
                 "seed": seed,
-                # The corpus and layout behind candidates with passages.
-                **({"rag": rag.model_dump(mode="json")} if (rag := self._rag_config(ctx)) else {}),
+                # The corpus (its files' contents too) and layout behind passages.
+                **({"rag": rag_identity(rag, ctx)} if (rag := self._rag_config(ctx)) else {}),
             }
         )
         return (ctx.cache_dir or cache_root()) / "prompt-search" / f"{key}.json"
@@ -294,14 +290,17 @@ class OptimizedPromptArm(PromptingArm):
         return propose
 
     def _fits(self, candidate: Candidate) -> bool:
-        """Whether the candidate's longest prompt leaves room for an answer."""
+        """Whether the candidate's prompt for the longest training or dev input leaves room
+        for an answer and a margin (a twentieth of the window) for longer test inputs."""
         assert self._ctx is not None and self.renderer is not None
         window = self.generator().context_window
         if window is None or not self._ctx.dev or candidate.passages:
             return True  # passages are packed to fit
-        probe = self._ctx.dev[0]
-        prompt = self.renderer.prompts(candidate, [probe])[0]
-        return self.generator().prompt_tokens(prompt) + self.settings.max_new_tokens <= window
+        if self._longest is None:
+            self._longest = max([*self.renderer.by_id.values(), *self._ctx.dev], key=_length)
+        prompt = self.renderer.prompts(candidate, [self._longest])[0]
+        needed = self.generator().prompt_tokens(prompt) + self.settings.max_new_tokens
+        return needed + window // 20 <= window
 
     def _outcomes(self, candidate: Candidate, examples: Sequence[Example]) -> list[Outcome]:
         """Score ``candidate`` on dev examples, a batch at a time (one model call each)."""
@@ -371,3 +370,7 @@ class OptimizedPromptArm(PromptingArm):
         if self.winner.demos.strategy == "similar":
             return list(self.renderer.shown.values())
         return [self.renderer.by_id[i].input for i in self.winner.demos.ids]
+
+
+def _length(example: Example) -> int:
+    return len(example.input)

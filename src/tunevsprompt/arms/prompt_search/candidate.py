@@ -36,8 +36,9 @@ class Demos:
 class Candidate:
     """One point of the search space. ``origin`` says where it came from: ``suite`` (the
     task's instruction), ``arm:<name>`` (a prompting arm of the suite as written),
-    ``proposed:<i>`` (the proposer, from the task and examples) or ``reflection:<r>``
-    (the proposer, from the best candidate's failures)."""
+    ``proposed:<i>`` (the proposer, from the task and examples), ``reflection:<r>``
+    (the proposer, from the best candidate's failures) or ``bootstrapped:<origin>`` (a
+    leader with demonstrations it answered right)."""
 
     instruction: str
     origin: str

@@ -148,6 +148,8 @@ class OptimizedPromptConfig(PromptingConfig):
             problems.append(("k", "give distinct counts of 0 or more (or max)"))
         if len(set(self.start_from)) != len(self.start_from):
             problems.append(("start_from", "names an arm twice"))
+        if MANY_SHOT in self.k and not {"random", "stratified"} & set(self.strategies):
+            problems.append(("k", "max (many-shot) needs strategy random or stratified"))
         if self.top_k is not None and (
             not self.top_k or len(set(self.top_k)) != len(self.top_k) or min(self.top_k) < 1
         ):

@@ -21,6 +21,8 @@ class PassagePrompts(RagArm):
         self._now: str | None = None
         self._found: dict[str, list[Hit]] = {}
         self._ms: dict[str, float] = {}
+        self._keep = True
+        """During the search, each input's passages are retrieved once for all candidates."""
 
     def open(self, train: Sequence[Example], ctx: RunContext) -> None:
         self.prepare(train, ctx)
@@ -36,7 +38,7 @@ class PassagePrompts(RagArm):
 
     def prompts(self, instruction: str, k: int, batch: Sequence[Example]) -> list[Prompt]:
         assert self._retrieval is not None, "open() first"
-        missing = [e for e in batch if e.id not in self._found]
+        missing = [e for e in batch if e.id not in self._found or not self._keep]
         if missing:
             hits, ms = self._retrieval.retrieve(missing)
             for example, found in zip(missing, hits, strict=True):
@@ -53,6 +55,28 @@ class PassagePrompts(RagArm):
             return prompts
         finally:
             self._now = None
+
+    def finish_search(self, passages: int) -> None:
+        """Forget what the search retrieved (its log, timings and shown passages) and
+        retrieve afresh for every input from now on; hit@k is the winner's k."""
+        from tunevsprompt.retrieval.retriever import RetrievalLog
+
+        self._found.clear()
+        self._ms.clear()
+        self._extras.clear()
+        self._keep = False
+        if self._retrieval is not None:
+            self._retrieval.log = RetrievalLog(passages or self.rag.top_k)
+            self._retrieval.shown.clear()
+
+    def _gold(self, example: Example) -> str | None:
+        """The rag arm's gold key, or none for an input without it (a dev example may
+        lack the field the test split has)."""
+        field = self.rag.gold_field
+        target = self._ctx.task.target_field if self._ctx is not None else None
+        if field is not None and field != target and field not in example.meta:
+            return None
+        return super()._gold(example)
 
     def template(self, instruction: str, example: Example, context: str) -> Prompt:
         """The prompt with ``context`` in place of the passages (an exported template)."""

@@ -38,13 +38,16 @@ class Renderer:
         self.passages = passages
         """The rag arm the search starts from, for candidates that show passages."""
         self._nearest: dict[str, list[str]] = {}
+        self.keep_nearest = True
+        """During the search, each input's neighbours are retrieved once for all candidates."""
         """Input id -> ids of the nearest training examples, most similar first."""
         self.shown: dict[str, str] = {}
         """Training texts retrieved as demonstrations at prediction time (contamination)."""
 
     def nearest(self, batch: Sequence[Example]) -> None:
-        """Retrieve the nearest training examples for the inputs not seen yet."""
-        missing = [e for e in batch if e.id not in self._nearest]
+        """Retrieve the nearest training examples for the inputs not seen yet (every input,
+        after the search)."""
+        missing = [e for e in batch if e.id not in self._nearest or not self.keep_nearest]
         if not missing or self.retrieval is None:
             return
         hits, _ = self.retrieval.retrieve(missing)
@@ -85,6 +88,16 @@ class Renderer:
                 )
             )
         return prompts
+
+    def finish_search(self, winner: Candidate) -> None:
+        """From now on the winner answers the test split: forget what was retrieved and shown
+        for dev (and training) inputs, and retrieve afresh for every input, so that latency
+        includes retrieval and the contamination check sees only what the test split saw."""
+        self._nearest.clear()
+        self.keep_nearest = False
+        self.shown.clear()
+        if self.passages is not None:
+            self.passages.finish_search(winner.passages)
 
     def remember_shown(self, candidate: Candidate, batch: Sequence[Example]) -> None:
         """Note the training texts shown with ``batch`` (the winner's, on the test split)."""

@@ -69,6 +69,10 @@ class BudgetTooSmall(ValueError):
     """The budget cannot pay for the proposals and the smallest race."""
 
 
+class NothingToSearch(ValueError):
+    """The settings give no candidate at all."""
+
+
 @dataclass
 class SearchResult:
     winner: Candidate
@@ -110,14 +114,17 @@ class PromptSearch:
         self.replayed = 0
         self.proposer_calls = 0
         self.tokens = [0, 0]
-        """Input and output tokens of the candidates' dev answers."""
+        """Input and output tokens of the candidates' answers (dev, and train when
+        bootstrapping demonstrations)."""
         self.proposer_tokens = [0, 0]
         self.trajectory: list[dict[str, Any]] = []
-        self.sets = DemoSets(self.config, self.train, self.labels, self.seed, self.fits, self.log)
-        self.bootstrapped = "bootstrapped" not in self.config.strategies
-        """Whether the bootstrapped demonstration set was built (or is not wanted)."""
         """Every scoring step in order: model calls spent after it, the candidate, the dev
         examples it has been scored on, its mean on them."""
+        self.sets = DemoSets(self.config, self.train, self.labels, self.seed, self.fits, self.log)
+        self.bootstrapped = "bootstrapped" not in self.config.strategies
+        self.reflected = 0
+        """Reflection requests made so far."""
+        """Whether the bootstrapped demonstration set was built (or is not wanted)."""
 
     # -- model calls, counted ----------------------------------------------------------------
 
@@ -237,8 +244,12 @@ class PromptSearch:
         final_n = min(len(self.dev), max(config.minibatch, int(left // 2) // finalists))
         plan = Plan(min(config.minibatch, final_n), config.eta, final_n)
         pool = self._pool(instructions, descriptions, specs, left - finalists * final_n)
+        if not pool and not self.always:
+            raise NothingToSearch(
+                "no candidate to race: no demonstration set of k and strategies fits, and "
+                "start_from names no arm"
+            )
         halving = Halving(plan, self.ledger, self.score, self.scored, self.mean, simplicity)
-        reflections = iter(range(1, config.reflections + 1))
 
         def reflect(n: int, ranked: list[Candidate]) -> list[Candidate]:
             best = ranked[0]
@@ -247,14 +258,16 @@ class PromptSearch:
                 f"{self.mean(best, n):.3f} ({best.describe()}); "
                 f"{self.ledger.spent_calls} model calls spent"
             )
-            added = []
-            round_ = next(reflections, None)
-            if round_ is not None and halving.affords(1 + n, ranked, self.always):
-                reflected = self._reflection(ranked[0], n, round_)
-                added += [reflected] if reflected is not None else []
+            added: list[Candidate] = []
+            # A round is spent only on a request: a leader with no failure keeps it for later.
+            if self.reflected < config.reflections and halving.affords(1 + n, ranked, self.always):
+                reflected = self._reflection(ranked[0], n, self.reflected + 1)
+                added += [reflected] if reflected is not None and self.fits(reflected) else []
             if not self.bootstrapped:
                 self.bootstrapped = True
-                bootstrapped = self._bootstrap(ranked[0], n, ranked, halving)
+                # The reflection's scoring is still to be paid when the set is built.
+                owed = n * len(added)
+                bootstrapped = self._bootstrap(ranked[0], n + owed, [*ranked, *added], halving)
                 added += [bootstrapped] if bootstrapped is not None else []
             return added
 
@@ -317,7 +330,8 @@ class PromptSearch:
         answers = self.answer_train(replace(leader, demos=Demos()), pool)
         demos = self.sets.bootstrapped(k, pool, answers)
         self.log(f"prompt search: bootstrapped {demos.k} demonstrations from {len(pool)} answers")
-        return replace(leader, demos=demos) if demos.k else None
+        found = replace(leader, demos=demos, origin=f"bootstrapped:{leader.origin}")
+        return found if demos.k and self.fits(found) else None
 
     def _pool(
         self,
@@ -357,12 +371,11 @@ class PromptSearch:
         if not failures:
             return None
         request = reflection_request(best.instruction, self.labels, failures)
+        self.reflected += 1
         text = parse_instruction(self.ask(request, self._tokens()))
         if text is None or text == best.instruction:
             return None
-        return Candidate(
-            text, f"reflection:{round_}", best.demos, best.descriptions, best.show_labels
-        )
+        return replace(best, instruction=text, origin=f"reflection:{round_}")
 
     # -- the record -------------------------------------------------------------------------
 

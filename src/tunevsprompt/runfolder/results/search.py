@@ -32,7 +32,8 @@ class PromptCandidate(Record):
     origin: str | None = Field(
         None,
         description="suite (the task's instruction), arm:<name> (a prompting arm as written), "
-        "proposed:<i> (written by the proposer) or reflection:<r> (rewritten from failures).",
+        "proposed:<i> (written by the proposer), reflection:<r> (rewritten from failures) or "
+        "bootstrapped:<origin> (that candidate with demonstrations it answered right).",
     )
     instruction: str | None = Field(None, description="The system instruction.")
     label_descriptions: dict[str, str] | None = Field(
