@@ -368,3 +368,12 @@ def test_a_leader_with_passages_keeps_them_when_reflected_and_is_not_bootstrappe
 def test_settings_that_give_no_candidate_are_refused() -> None:
     with pytest.raises(NothingToSearch, match="no candidate"):
         search(Scripted(["x"]), SearchState(None), k=[4], strategies=["bootstrapped"]).run()
+
+
+def test_a_rewrite_that_quotes_a_dev_answer_is_dropped() -> None:
+    from tunevsprompt.arms.prompt_search.proposer import Failure
+    from tunevsprompt.arms.prompt_search.search import _quotes_an_answer
+
+    failures = [Failure("How long do refunds take?", "18 days", "a week")]
+    assert _quotes_an_answer("Answer briefly. The correct answer is 18 days.", failures)
+    assert not _quotes_an_answer("Answer with the number of days only.", failures)

@@ -373,7 +373,8 @@ class PromptSearch:
         request = reflection_request(best.instruction, self.labels, failures)
         self.reflected += 1
         text = parse_instruction(self.ask(request, self._tokens()))
-        if text is None or text == best.instruction:
+        quoted = self.labels is None and _quotes_an_answer(text or "", failures)
+        if text is None or text == best.instruction or quoted:
             return None
         return replace(best, instruction=text, origin=f"reflection:{round_}")
 
@@ -387,3 +388,11 @@ class PromptSearch:
             self.metric, "mean", values, None, 0, None, QualitySettings(seed=self.seed)
         )
         return {"metric": self.metric, **figure, "n": n}
+
+
+def _quotes_an_answer(text: str, failures: Sequence[Failure]) -> bool:
+    """Whether a rewritten instruction quotes the expected answer of a failure it was shown
+    (generation: labels are meant to be named): it would score on those dev examples by
+    memorising them, and a small proposer copies what it is shown."""
+    lowered = text.lower()
+    return any(len(f.target) >= 3 and f.target.lower() in lowered for f in failures)
