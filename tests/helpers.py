@@ -78,6 +78,16 @@ task:
 """The task block of a suite beside a Banking77 subset written by ``write_csv`` as
 data/train.csv and data/test.csv (``five_intent_dir`` and the other subset folders)."""
 
+UNTIMED_RUN = """\
+sampling:
+  seed: 0
+latency:
+  sample: 0
+metrics:
+  bootstrap_samples: 200
+"""
+"""The end of a suite for a quick run: seed 0, no latency timing, a small bootstrap."""
+
 ZERO_SHOT_ARMS = """\
 arms:
   - name: zero-shot

@@ -235,12 +235,6 @@ SEARCH_SUITE = """\
       model_calls: 60
     proposer:
       max_new_tokens: 32
-sampling:
-  seed: 0
-latency:
-  sample: 0
-metrics:
-  bootstrap_samples: 200
 """
 
 
@@ -250,10 +244,11 @@ def test_a_prompt_search_on_ray_workers_chooses_the_local_winner(
     """The optimized-prompt arm alone (--arms; its hand-written start is still found): on
     Ray its candidates are scored by a pool of workers, each with its own model, and the
     search takes the local search's path to the same winner."""
-    from helpers import BANKING_TASK, ZERO_SHOT_ARMS
+    from helpers import BANKING_TASK, UNTIMED_RUN, ZERO_SHOT_ARMS
 
     (five_intent_dir / "search.yaml").write_text(
-        "name: search-on-ray\n" + BANKING_TASK + ZERO_SHOT_ARMS + SEARCH_SUITE, encoding="utf-8"
+        "name: search-on-ray\n" + BANKING_TASK + ZERO_SHOT_ARMS + SEARCH_SUITE + UNTIMED_RUN,
+        encoding="utf-8",
     )
     loaded = load_suite(five_intent_dir / "search.yaml").select_arms(["optimized"])
 
