@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from helpers import BANKING_TASK, LORA, ZERO_SHOT_ARMS, SilentObserver
+from helpers import BANKING_TASK, LORA, UNTIMED_RUN, ZERO_SHOT_ARMS, SilentObserver
 from tunevsprompt.runner import FORGETTING_SAMPLES, RunOptions, run_compare
 from tunevsprompt.suite.loader import load_suite
 
@@ -47,13 +47,8 @@ forgetting:
       kind: suite
       source: earlier-task.yaml
       n: 5
-sampling:
-  seed: 0
-latency:
-  sample: 0
-metrics:
-  bootstrap_samples: 200
 """
+    + UNTIMED_RUN
 )
 
 # The same data under another instruction, with the labels listed: a stand-in for a task the

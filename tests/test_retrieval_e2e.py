@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from helpers import BANKING_TASK, REPO, TEN_INTENTS, banking_rows, subset, write_csv
+from helpers import (
+    BANKING_TASK,
+    REPO,
+    TEN_INTENTS,
+    UNTIMED_RUN,
+    banking_rows,
+    subset,
+    write_csv,
+)
 from tunevsprompt.arms.base import RunContext, TaskInfo
 from tunevsprompt.arms.rag import RagArm, RagConfig
 from tunevsprompt.generation.base import Generator
@@ -287,13 +295,8 @@ arms:
     top_k: 4
     context_tokens: 200
     decide: rank
-sampling:
-  seed: 0
-latency:
-  sample: 0
-metrics:
-  bootstrap_samples: 200
 """
+    + UNTIMED_RUN
 )
 
 

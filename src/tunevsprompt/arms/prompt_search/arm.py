@@ -174,7 +174,7 @@ class OptimizedPromptArm(PromptingArm):
                 ctx,
             )
         return Renderer(
-            train, ctx.task.labels, config.show_labels, retrieval, 0, self._passages(train, ctx)
+            train, ctx.task.labels, config.show_labels, retrieval, self._passages(train, ctx)
         )
 
     def _rag_config(self, ctx: RunContext) -> RagConfig | None:
@@ -366,7 +366,7 @@ class OptimizedPromptArm(PromptingArm):
         if self.winner is None or self.renderer is None:
             return []
         if self.winner.passages and self.renderer.passages is not None:
-            return self.renderer.passages.shown_passages()
+            return self.renderer.passages.visible_texts()
         if self.winner.demos.strategy == "similar":
             return list(self.renderer.shown.values())
         return [self.renderer.by_id[i].input for i in self.winner.demos.ids]

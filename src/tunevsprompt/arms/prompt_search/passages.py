@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tunevsprompt.arms.base import RunContext
 from tunevsprompt.arms.rag import RagArm, RagConfig
 from tunevsprompt.retrieval.retriever import Hit
 from tunevsprompt.task.types import Example, Prompt
 
 
 class PassagePrompts(RagArm):
-    """The rag arm ``config`` as a prompt builder (prepared once, on the train split)."""
+    """The rag arm ``config`` as a prompt builder (``prepare`` it once, on the train split)."""
 
     def __init__(self, config: RagConfig, most: int):
         super().__init__(config.model_copy(update={"top_k": most}))
@@ -24,20 +23,15 @@ class PassagePrompts(RagArm):
         self._keep = True
         """During the search, each input's passages are retrieved once for all candidates."""
 
-    def open(self, train: Sequence[Example], ctx: RunContext) -> None:
-        self.prepare(train, ctx)
-
-    def base_instruction(self) -> str:
-        """The instruction the rag arm itself uses (before its context instruction)."""
-        assert self._ctx is not None
-        return self.config.instruction or self._ctx.task.instruction
-
     def _instruction(self) -> str:
-        base = self._now if self._now is not None else self.base_instruction()
-        return f"{base}\n\n{self.rag.context_instruction}".strip()
+        """The candidate's instruction in place of the rag arm's, before its context
+        instruction (outside ``prompts`` and ``template``: the rag arm's own)."""
+        if self._now is None:
+            return super()._instruction()
+        return f"{self._now}\n\n{self.rag.context_instruction}".strip()
 
     def prompts(self, instruction: str, k: int, batch: Sequence[Example]) -> list[Prompt]:
-        assert self._retrieval is not None, "open() first"
+        assert self._retrieval is not None, "prepare() first"
         missing = [e for e in batch if e.id not in self._found or not self._keep]
         if missing:
             hits, ms = self._retrieval.retrieve(missing)
@@ -89,6 +83,3 @@ class PassagePrompts(RagArm):
     def extras(self, example_id: str) -> dict[str, Any]:
         """What the rag arm records per example (the passages retrieved and included)."""
         return self._extras.pop(example_id, {})
-
-    def shown_passages(self) -> list[str]:
-        return self.visible_texts()

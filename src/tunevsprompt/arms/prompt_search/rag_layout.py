@@ -46,5 +46,5 @@ def open_passages(
     from tunevsprompt.arms.prompt_search.passages import PassagePrompts
 
     prompts = PassagePrompts(rag, max([*counts, rag.top_k]))
-    prompts.open(train, ctx)
+    prompts.prepare(train, ctx)
     return prompts

@@ -27,14 +27,12 @@ class Renderer:
         labels: LabelSet | None,
         show_labels: bool,
         retrieval: ArmRetrieval | None = None,
-        similar_k: int = 0,
         passages: PassagePrompts | None = None,
     ):
         self.by_id = {e.id: e for e in train}
         self.labels = labels
         self.show_labels = show_labels
         self.retrieval = retrieval
-        self.similar_k = similar_k
         self.passages = passages
         """The rag arm the search starts from, for candidates that show passages."""
         self._nearest: dict[str, list[str]] = {}

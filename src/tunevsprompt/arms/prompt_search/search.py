@@ -122,9 +122,9 @@ class PromptSearch:
         examples it has been scored on, its mean on them."""
         self.sets = DemoSets(self.config, self.train, self.labels, self.seed, self.fits, self.log)
         self.bootstrapped = "bootstrapped" not in self.config.strategies
+        """Whether the bootstrapped demonstration set was built (or is not wanted)."""
         self.reflected = 0
         """Reflection requests made so far."""
-        """Whether the bootstrapped demonstration set was built (or is not wanted)."""
 
     # -- model calls, counted ----------------------------------------------------------------
 
@@ -146,45 +146,21 @@ class PromptSearch:
 
     def score(self, candidates: Sequence[Candidate], n: int) -> None:
         """Score every candidate on the first ``n`` dev examples: each one's missing examples
-        are one job (replayed from the state where it has them). Each finished job is saved at
-        once; the calls are counted in the candidates' order, so the record does not depend
-        on which job finished first."""
-        counted: list[tuple[Candidate, list[Example]]] = []
-        jobs: list[Job] = []
+        are one job. The calls are counted in the candidates' order, so the record does not
+        depend on which job finished first."""
+        jobs: list[tuple[str, Candidate, Sequence[Example]]] = []
         for candidate in {c.key: c for c in candidates}.values():
             done = self.evaluated.setdefault(candidate.key, {})
             todo = [e for e in self.dev[:n] if e.id not in done]
-            if not todo:
-                continue
-            fresh = []
-            for example in todo:
-                known = self.state.outcome(candidate.key, example.id)
-                if known is None:
-                    fresh.append(example)
-                else:
-                    done[example.id] = known
-            self.replayed += len(todo) - len(fresh)
-            self.progress(len(todo) - len(fresh))
-            if fresh:
-                jobs.append((candidate, fresh))
-            counted.append((candidate, todo))
-        predict_many = self.predict_many or one_at_a_time(self.predict)
-        for index, outcomes in predict_many(jobs):
-            candidate, examples = jobs[index]
-            new = {e.id: o for e, o in zip(examples, outcomes, strict=True)}
-            self.evaluated[candidate.key].update(new)
-            self.state.record(candidate.key, new)
-            self.state.save(self.ledger.elapsed())
-            self.progress(len(examples))
-        for candidate, todo in counted:
-            answered = [self.evaluated[candidate.key][e.id] for e in todo]
-            self.ledger.spent_calls += len(todo)
-            self.tokens[0] += sum(o.input_tokens for o in answered)
-            self.tokens[1] += sum(o.output_tokens for o in answered)
+            if todo:
+                jobs.append((candidate.key, candidate, todo))
+        for (key, candidate, examples), answers in zip(jobs, self._answers(jobs), strict=True):
+            self.evaluated[key].update(answers)
+            self._spend([answers[e.id] for e in examples])
             self.trajectory.append(
                 {
                     "calls": self.ledger.spent_calls,
-                    "candidate": candidate.key,
+                    "candidate": key,
                     "n": n,
                     "mean": round(self.mean(candidate, n), 6),
                 }
@@ -193,26 +169,41 @@ class PromptSearch:
     def answer_train(self, candidate: Candidate, examples: Sequence[Example]) -> dict[str, Outcome]:
         """The candidate's answers on training examples (bootstrapping demonstrations): one
         job, saved and counted like dev scoring, kept apart from the dev scores."""
-        key = f"train:{candidate.key}"
-        done: dict[str, Outcome] = {}
-        for example in examples:
-            known = self.state.outcome(key, example.id)
-            if known is not None:
-                done[example.id] = known
-        fresh = [e for e in examples if e.id not in done]
-        self.replayed += len(done)
-        self.progress(len(done))
+        answers = self._answers([(f"train:{candidate.key}", candidate, examples)])[0]
+        self._spend([answers[e.id] for e in examples])
+        return answers
+
+    def _answers(
+        self, jobs: Sequence[tuple[str, Candidate, Sequence[Example]]]
+    ) -> list[dict[str, Outcome]]:
+        """Each job's outcomes (job: the state's key for them, the candidate, the examples):
+        replayed from the search's state where it has them, the rest answered (several jobs
+        at once on a cluster) and saved as each job returns."""
+        found: list[dict[str, Outcome]] = []
+        asked: list[tuple[int, list[Example]]] = []
+        for i, (key, _, examples) in enumerate(jobs):
+            known = ((e.id, self.state.outcome(key, e.id)) for e in examples)
+            found.append({example_id: o for example_id, o in known if o is not None})
+            fresh = [e for e in examples if e.id not in found[i]]
+            self.replayed += len(found[i])
+            self.progress(len(found[i]))
+            if fresh:
+                asked.append((i, fresh))
         predict_many = self.predict_many or one_at_a_time(self.predict)
-        for _, outcomes in predict_many([(candidate, fresh)] if fresh else []):
+        for index, outcomes in predict_many([(jobs[i][1], fresh) for i, fresh in asked]):
+            i, fresh = asked[index]
             new = {e.id: o for e, o in zip(fresh, outcomes, strict=True)}
-            done.update(new)
-            self.state.record(key, new)
+            found[i].update(new)
+            self.state.record(jobs[i][0], new)
             self.state.save(self.ledger.elapsed())
             self.progress(len(fresh))
-        self.ledger.spent_calls += len(examples)
-        self.tokens[0] += sum(done[e.id].input_tokens for e in examples)
-        self.tokens[1] += sum(done[e.id].output_tokens for e in examples)
-        return done
+        return found
+
+    def _spend(self, answered: Sequence[Outcome]) -> None:
+        """Count answered examples against the budget, with their tokens."""
+        self.ledger.spent_calls += len(answered)
+        self.tokens[0] += sum(o.input_tokens for o in answered)
+        self.tokens[1] += sum(o.output_tokens for o in answered)
 
     def scored(self, candidate: Candidate) -> int:
         done = self.evaluated.get(candidate.key, {})
