@@ -87,7 +87,6 @@ def train_once(
             encoded[:batch_size],
             [],
             warm,
-            base.tokenizer.pad_token_id,
             Path(tmp) / "warm.pt",
             Quiet(),
         )
@@ -97,7 +96,6 @@ def train_once(
             encoded[batch_size:],
             [],
             timed,
-            base.tokenizer.pad_token_id,
             Path(tmp) / "timed.pt",
             Quiet(),
         )

@@ -121,6 +121,16 @@ def test_rank_on_generation_task_is_rejected(suite_dir: Path) -> None:
     assert code == 2 and "arms[0].decide" in out
 
 
+@pytest.mark.parametrize("arm", ["setfit", "encoder-finetune"])
+def test_an_encoder_arm_on_a_generation_task_is_rejected(suite_dir: Path, arm: str) -> None:
+    text = _variant("type: classification", "type: generation")
+    start, end = text.index("arms:"), text.index("# No forgetting block")
+    text = text[:start] + f"arms:\n  - name: tuned-encoder\n    type: {arm}\n" + text[end:]
+    code, out = _validate(_write(suite_dir, text))
+    assert code == 2 and "arms[0].type" in out, out
+    assert "classification tasks only" in out and "lora" in out
+
+
 def test_select_unknown_arm_suggests() -> None:
     with pytest.raises(SuiteError) as err:
         load_suite(SHIPPED).select_arms(["few_shot"])

@@ -9,6 +9,7 @@ import json
 import math
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from tunevsprompt.arms.soft_prompt import SoftPromptConfig
 from tunevsprompt.execution.units import curve_sizes
 from tunevsprompt.measure.integrity import LOGPROB_TOLERANCE, integrity_record, output_changed
 from tunevsprompt.task.types import Prediction
-from tunevsprompt.training import loop
+from tunevsprompt.training import answer_loss as answer_loss_module
+from tunevsprompt.training.answer_loss import CausalLMTrainable, answer_loss
 from tunevsprompt.training.batches import (
     IGNORE,
     Batch,
@@ -34,7 +36,6 @@ from tunevsprompt.training.batches import (
 from tunevsprompt.training.loop import (
     TrainingOutcome,
     TrainingSettings,
-    answer_loss,
     dev_loss,
     lr_factor,
     plan_steps,
@@ -99,13 +100,11 @@ def toy_examples(n: int, seed: int) -> list[EncodedExample]:
     return out
 
 
-class ToyTrainable:
+class ToyTrainable(CausalLMTrainable):
     """Embedding + linear: logits for a column depend on that column's token only."""
 
-    device = "cpu"
-    autocast_dtype: torch.dtype | None = None
-
     def __init__(self, seed: int = 0, prefix: str = "") -> None:
+        super().__init__("cpu", None, PAD)
         gen = torch.Generator().manual_seed(seed)
         self.embed = torch.nn.Parameter(torch.randn(VOCAB, 8, generator=gen))
         self.head = torch.nn.Parameter(torch.randn(VOCAB, 8, generator=gen) * 0.3)
@@ -184,7 +183,7 @@ def train_toy(
 ) -> tuple[TrainingOutcome, ToyTrainable, RecordingObserver]:
     toy = ToyTrainable(seed)
     observer = RecordingObserver(toy, stop_after)
-    outcome = run_training(toy, train, dev, config, PAD, tmp_path / name, observer)
+    outcome = run_training(toy, train, dev, config, tmp_path / name, observer)
     return outcome, toy, observer
 
 
@@ -443,7 +442,7 @@ DEV = toy_examples(8, seed=1)
 def test_run_training_learns_the_toy_task(tmp_path: Path) -> None:
     config = settings(epochs=4.0)
     per_epoch, total = plan_steps(n_batches(TRAIN, 4), config)
-    before = dev_loss(ToyTrainable(0), DEV, 4, PAD)
+    before = dev_loss(ToyTrainable(0), DEV, 4)
     outcome, toy, observer = train_toy(tmp_path, TRAIN, DEV, config)
     record = outcome.record
     assert record["steps"] == total == record["planned_steps"] == 24
@@ -456,7 +455,7 @@ def test_run_training_learns_the_toy_task(tmp_path: Path) -> None:
     assert len(losses) == total
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
     assert [p["step"] for p in record["loss_curve"]] == list(range(1, total + 1))
-    after = dev_loss(toy, DEV, 4, PAD)
+    after = dev_loss(toy, DEV, 4)
     assert after < 0.5 * before
     assert [p["step"] for p in record["dev_curve"]] == [6, 12, 18, 24]
     assert observer.checkpoints == [6, 12, 18, 24]
@@ -506,7 +505,7 @@ def test_run_training_uses_each_epochs_own_batch_order(
         seen.append([e.id for e in examples])
         return collate_left_padded(examples, pad_id)
 
-    monkeypatch.setattr(loop, "collate_left_padded", recording_collate)
+    monkeypatch.setattr(answer_loss_module, "collate_left_padded", recording_collate)
     train_toy(tmp_path, TRAIN, (), settings(epochs=3.0))
     lengths = [e.length for e in TRAIN]
     expected = [
@@ -550,7 +549,6 @@ def test_run_training_rejects_a_checkpoint_of_other_parameters(tmp_path: Path) -
             TRAIN,
             DEV,
             settings(epochs=1.0),
-            PAD,
             tmp_path / "ckpt.pt",
             RecordingObserver(other),
         )
@@ -590,7 +588,7 @@ def test_run_training_keeps_the_weights_of_the_best_primary_metric(tmp_path: Pat
         return next(values)
 
     outcome = run_training(
-        toy, TRAIN, DEV, config, PAD, tmp_path / "ckpt.pt", observer, dev_metric=dev_metric
+        toy, TRAIN, DEV, config, tmp_path / "ckpt.pt", observer, dev_metric=dev_metric
     )
     record = outcome.record
     assert record["stopped_early"] is True
@@ -604,6 +602,33 @@ def test_run_training_keeps_the_weights_of_the_best_primary_metric(tmp_path: Pat
     for name, value in outcome.best_weights.items():
         assert torch.equal(value, best_at[name])
         assert not torch.equal(value, final[name])
+
+
+@pytest.mark.parametrize(
+    ("values", "trained_evaluations"),
+    [
+        ([0.9, 0.5, 0.6, 0.7, 0.8], 4),  # the training improves: patience never runs out
+        ([0.9, 0.5, 0.4, 0.3, 0.2], 3),  # two evaluations without progress after the first
+    ],
+)
+def test_evaluating_at_the_start_keeps_untrained_weights_that_training_never_beats(
+    tmp_path: Path, values: list[float], trained_evaluations: int
+) -> None:
+    config = replace(settings(epochs=4.0, patience=2, select_on="primary"), evaluate_at_start=True)
+    per_epoch, _ = plan_steps(n_batches(TRAIN, 4), config)
+    toy = ToyTrainable(0)
+    initial = toy.snapshot()
+    metric = iter(values)
+    outcome = run_training(
+        toy, TRAIN, DEV, config, tmp_path / "ckpt.pt", RecordingObserver(toy), lambda: next(metric)
+    )
+    record = outcome.record
+    steps = [p["step"] for p in record["dev_curve"]]
+    assert steps == [per_epoch * i for i in range(trained_evaluations + 1)]
+    assert record["stopped_early"] is (trained_evaluations < 4)
+    assert record["best_dev_metric"] == {"name": "dev_metric", "value": 0.9, "step": 0}
+    for name, value in outcome.best_weights.items():
+        assert torch.equal(value, initial[name])
 
 
 def test_run_training_without_dev_keeps_the_last_weights(tmp_path: Path) -> None:
@@ -647,7 +672,7 @@ def test_run_training_max_steps_overrides_epochs(tmp_path: Path) -> None:
 def test_run_training_needs_examples(tmp_path: Path) -> None:
     toy = ToyTrainable()
     with pytest.raises(ValueError, match="no training examples"):
-        run_training(toy, [], DEV, settings(), PAD, tmp_path / "c.pt", RecordingObserver(toy))
+        run_training(toy, [], DEV, settings(), tmp_path / "c.pt", RecordingObserver(toy))
 
 
 # --------------------------------------------------------------------------- integrity
@@ -778,7 +803,7 @@ def test_a_loss_that_goes_nan_stops_training_and_keeps_the_best_weights_before_i
     per_epoch, _ = plan_steps(n_batches(TRAIN, 4), config)
     toy = DivergingToy(after=per_epoch + 1)
     observer = RecordingObserver(toy)
-    outcome = run_training(toy, TRAIN, DEV, config, PAD, tmp_path / "ckpt.pt", observer)
+    outcome = run_training(toy, TRAIN, DEV, config, tmp_path / "ckpt.pt", observer)
     record = outcome.record
     assert record["diverged_at_step"] == per_epoch + 2
     assert record["steps"] == per_epoch + 1 and record["stopped_early"] is True
@@ -792,7 +817,7 @@ def test_a_loss_that_goes_nan_stops_training_and_keeps_the_best_weights_before_i
 def test_a_loss_that_is_nan_from_the_first_step_leaves_no_best_weights(tmp_path: Path) -> None:
     toy = DivergingToy(after=0)
     outcome = run_training(
-        toy, TRAIN, DEV, settings(epochs=1.0), PAD, tmp_path / "ckpt.pt", RecordingObserver(toy)
+        toy, TRAIN, DEV, settings(epochs=1.0), tmp_path / "ckpt.pt", RecordingObserver(toy)
     )
     assert outcome.record["diverged_at_step"] == 1 and outcome.record["steps"] == 0
     assert outcome.state.best_step is None and outcome.record["best_dev_metric"] is None
@@ -809,7 +834,7 @@ class NanDevToy(ToyTrainable):
 def test_a_dev_loss_that_is_nan_is_never_the_best(tmp_path: Path) -> None:
     toy = NanDevToy(0)
     outcome = run_training(
-        toy, TRAIN, DEV, settings(epochs=2.0), PAD, tmp_path / "ckpt.pt", RecordingObserver(toy)
+        toy, TRAIN, DEV, settings(epochs=2.0), tmp_path / "ckpt.pt", RecordingObserver(toy)
     )
     record = outcome.record
     assert [p["dev_loss"] for p in record["dev_curve"]] == [None, None]

@@ -46,6 +46,9 @@ class ArmConfig(BaseModel):
     changes_weights: ClassVar[bool] = False
     """Arms that train the model (LoRA, soft prompts) can forget; the others cannot. An arm
     whose config sets it must be a ``ProbedArm`` (``arms.capabilities``)."""
+    forgetting_reason: ClassVar[str | None] = None
+    """Why an arm that changes no weight of the suite's model has nothing to forget, when the
+    general reason does not fit (an arm that trains a model of its own)."""
 
     def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
         """(key, message) pairs for settings that cannot work with this task type."""

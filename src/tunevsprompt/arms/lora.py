@@ -14,6 +14,7 @@ from pydantic import Field
 from tunevsprompt.arms.tuning import TunedModel, TuningArm
 from tunevsprompt.arms.tuning_config import TuningConfig
 from tunevsprompt.generation.base import Generator
+from tunevsprompt.training.answer_loss import CausalLMTrainable
 from tunevsprompt.training.devices import autocast_dtype
 
 if TYPE_CHECKING:
@@ -43,13 +44,12 @@ class LoraArmConfig(TuningConfig):
     )
 
 
-class LoraTrainable:
+class LoraTrainable(CausalLMTrainable):
     """A peft LoRA model as the training loop sees it."""
 
-    def __init__(self, model: Any, device: str, autocast: torch.dtype | None):
+    def __init__(self, model: Any, device: str, autocast: torch.dtype | None, pad_id: int):
+        super().__init__(device, autocast, pad_id)
         self.model = model
-        self.device = device
-        self.autocast_dtype = autocast
 
     def parameters_to_train(self) -> dict[str, torch.nn.Parameter]:
         return {n: p for n, p in self.model.named_parameters() if p.requires_grad}
@@ -95,7 +95,8 @@ class LoraArm(TuningArm):
         return get_peft_model(base.model, peft_config, autocast_adapter_dtype=True)
 
     def trainable(self, peft_model: Any, base: HFGenerator) -> Trainable:
-        return LoraTrainable(peft_model, base.device, autocast_dtype(base.device, base.dtype))
+        autocast = autocast_dtype(base.device, base.dtype)
+        return LoraTrainable(peft_model, base.device, autocast, base.tokenizer.pad_token_id)
 
     def build_inference_for_dev(self, peft_model: Any, base: HFGenerator) -> Generator:
         return base.derived(peft_model)

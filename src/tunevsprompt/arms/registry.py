@@ -32,6 +32,8 @@ BUILTIN_ARMS: dict[str, str] = {
     "embed-knn": "tunevsprompt.arms.embedding:EmbedKnnArm",
     "embed-linear": "tunevsprompt.arms.embedding:EmbedLinearArm",
     "nearest-answer": "tunevsprompt.arms.embedding:NearestAnswerArm",
+    "encoder-finetune": "tunevsprompt.arms.encoder.arm:EncoderFinetuneArm",
+    "setfit": "tunevsprompt.arms.encoder.arm:SetFitArm",
 }
 
 ENTRY_POINT_GROUP = "tunevsprompt.arms"

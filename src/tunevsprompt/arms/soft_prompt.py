@@ -16,6 +16,7 @@ from pydantic import Field
 from tunevsprompt.arms.tuning import TunedModel, TuningArm
 from tunevsprompt.arms.tuning_config import TuningConfig
 from tunevsprompt.generation.base import Generator
+from tunevsprompt.training.answer_loss import CausalLMTrainable
 from tunevsprompt.training.devices import autocast_dtype
 
 if TYPE_CHECKING:
@@ -42,15 +43,14 @@ class SoftPromptConfig(TuningConfig):
     )
 
 
-class SoftPromptTrainable:
+class SoftPromptTrainable(CausalLMTrainable):
     """Virtual tokens + frozen model, fed the same way ``HFGenerator`` feeds them."""
 
-    def __init__(self, peft_model: Any, device: str, autocast: torch.dtype | None):
+    def __init__(self, peft_model: Any, device: str, autocast: torch.dtype | None, pad_id: int):
+        super().__init__(device, autocast, pad_id)
         self.peft_model = peft_model
         self.model = peft_model.base_model
         self.embedding = peft_model.prompt_encoder[peft_model.active_adapter].embedding
-        self.device = device
-        self.autocast_dtype = autocast
 
     def parameters_to_train(self) -> dict[str, torch.nn.Parameter]:
         return {"prompt_embeddings": self.embedding.weight}
@@ -111,7 +111,8 @@ class SoftPromptArm(TuningArm):
         return peft_model
 
     def trainable(self, peft_model: Any, base: HFGenerator) -> Trainable:
-        return SoftPromptTrainable(peft_model, base.device, autocast_dtype(base.device, base.dtype))
+        autocast = autocast_dtype(base.device, base.dtype)
+        return SoftPromptTrainable(peft_model, base.device, autocast, base.tokenizer.pad_token_id)
 
     def _prompt_weights(self, peft_model: Any) -> torch.Tensor:
         weights: torch.Tensor = peft_model.get_prompt_embedding_to_save(peft_model.active_adapter)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tunevsprompt.arms.base import RunContext
@@ -25,11 +24,8 @@ from tunevsprompt.task.types import Example, Prediction
 from tunevsprompt.training.adapter_cache import AdapterCache, training_key
 from tunevsprompt.training.batches import EncodedExample, truncate
 from tunevsprompt.training.devices import precision
-from tunevsprompt.training.loop import (
-    Trainable,
-    TrainingOutcome,
-    run_training,
-)
+from tunevsprompt.training.loop import LogProgress, Trainable, run_training
+from tunevsprompt.training.selection import check_divergence, keep_best
 
 if TYPE_CHECKING:
     from tunevsprompt.generation.hf import HFGenerator
@@ -178,15 +174,14 @@ class TuningArm(PromptingArm):
             train,
             dev,
             self.tuning.training_settings(ctx.seed),
-            base.tokenizer.pad_token_id,
             checkpoint,
-            _LogProgress(self.name, ctx.log),
+            LogProgress(self.name, ctx.log),
             metric,
         )
         if self.tuning.gradient_checkpointing:
             base.model.gradient_checkpointing_disable()
-        self._check_divergence(outcome, ctx)
-        self._keep_best(trainable, outcome)
+        check_divergence(self.name, outcome, self.tuning.learning_rate, ctx.log)
+        keep_best(trainable.parameters_to_train(), outcome)
         trainable_params, total_params = peft_model.get_nb_trainable_parameters()
         # Where and how it was trained stays with the adapter: a reused adapter reports it.
         record: dict[str, Any] = {
@@ -199,33 +194,6 @@ class TuningArm(PromptingArm):
         }
         cache.save(peft_model, record)
         return peft_model, record
-
-    def _check_divergence(self, outcome: TrainingOutcome, ctx: RunContext) -> None:
-        """A loss that went NaN or infinite stops training. The best weights a dev
-        evaluation picked before it are kept (and said so); with none, the arm fails."""
-        state = outcome.state
-        if state.diverged_at_step is None:
-            return
-        lr = self.tuning.learning_rate
-        if state.best_step is None:
-            raise TrainingDiverged(
-                f"arm {self.name}: training diverged (the loss was not finite at step "
-                f"{state.diverged_at_step}) before any dev evaluation; lower learning_rate "
-                f"(now {lr:g}), raise warmup_ratio, or evaluate sooner (eval_every_steps)"
-            )
-        ctx.log(
-            f"WARNING: arm {self.name}: training diverged at step {state.diverged_at_step} "
-            f"(learning_rate {lr:g}); keeping the weights of step {state.best_step}, the best "
-            "on dev before it"
-        )
-
-    def _keep_best(self, trainable: Trainable, outcome: TrainingOutcome) -> None:
-        import torch
-
-        params = trainable.parameters_to_train()
-        with torch.no_grad():
-            for name, value in outcome.best_weights.items():
-                params[name].copy_(value)
 
     def _dev_metric(
         self, peft_model: Any, base: HFGenerator, dev: Sequence[Example], ctx: RunContext
@@ -277,10 +245,6 @@ class TuningArm(PromptingArm):
         return f"{self.method}, as evaluated"
 
 
-class TrainingDiverged(RunError):
-    """The loss went NaN or infinite before any dev evaluation chose weights."""
-
-
 def require_peft(arm: str) -> None:
     """A clear error, naming the extra to install, instead of an ImportError mid-run."""
     try:
@@ -289,16 +253,3 @@ def require_peft(arm: str) -> None:
         raise RunError(
             f"arm {arm}: the tuning arms need peft: pip install 'tunevsprompt[tuning]'"
         ) from error
-
-
-class _LogProgress:
-    """Training progress as console lines."""
-
-    def __init__(self, arm: str, log: Callable[[str], None]):
-        self.arm, self.log = arm, log
-
-    def training_progress(self, step: int, total: int, loss: float) -> None:
-        self.log(f"{self.arm}: step {step}/{total}, loss {loss:.4f}")
-
-    def checkpoint_saved(self, step: int, path: Path) -> None:
-        self.log(f"{self.arm}: checkpoint at step {step}")

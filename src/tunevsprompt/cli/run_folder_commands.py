@@ -197,8 +197,9 @@ def _plan_run(run_dir: Path, margin: float | str | None, power: float) -> None:
 @click.option(
     "--arm",
     required=True,
-    help="The arm to export: a lora arm (a model folder) or an optimized-prompt arm (its "
-    "prompt, as prompt.json and prompt.txt).",
+    help="The arm to export: a lora arm (a model folder), an encoder-finetune or setfit arm "
+    "(a sentence-transformers folder) or an optimized-prompt arm (its prompt, as prompt.json "
+    "and prompt.txt).",
 )
 @click.option(
     "--dtype",
@@ -211,15 +212,25 @@ def _plan_run(run_dir: Path, margin: float | str | None, power: float) -> None:
 def export(run_dir: Path, out_dir: Path, arm: str, dtype: str, debug: bool) -> None:
     """Write ARM of RUN_DIR to OUT_DIR: a lora arm as a Hugging Face model folder (LoRA merged
     into the base weights, tokenizer, chat template), ready for `transformers serve OUT_DIR`,
-    vLLM or from_pretrained; an optimized-prompt arm as its winning chat prompt
-    (prompt.json, prompt.txt)."""
+    vLLM or from_pretrained; an encoder-finetune or setfit arm as a sentence-transformers
+    folder whose encode() gives one score per label (labels.json); an optimized-prompt arm
+    as its winning chat prompt (prompt.json, prompt.txt)."""
     from tunevsprompt.runfolder.export import export_arm
+    from tunevsprompt.runfolder.export_encoder import export_encoder, has_encoder
     from tunevsprompt.runfolder.export_prompt import export_prompt, has_prompt
 
     def action() -> None:
         if has_prompt(run_dir, arm):
             export_prompt(run_dir, arm, out_dir)
             click.echo(f"{out_dir}: {arm}'s prompt as prompt.json and prompt.txt")
+            return
+        if has_encoder(run_dir, arm):
+            export_encoder(run_dir, arm, out_dir)
+            click.echo(
+                f"{out_dir}: {arm} as a sentence-transformers folder; "
+                f"SentenceTransformer('{out_dir}').encode(texts) gives one score per label "
+                "of labels.json"
+            )
             return
         record = export_arm(run_dir, arm, out_dir, dtype)
         click.echo(

@@ -24,7 +24,7 @@ from tunevsprompt.execution.base import RunObserver
 from tunevsprompt.execution.units import Unit, UnitResult, summary, training_summary
 from tunevsprompt.generation.caching import CacheSession
 from tunevsprompt.measure.evaluate import score_predictions
-from tunevsprompt.measure.integrity import integrity_record
+from tunevsprompt.measure.integrity import integrity_record, quality_against_base
 from tunevsprompt.measure.latency import measure_latency
 from tunevsprompt.suite.loader import LoadedSuite
 from tunevsprompt.task.data import example_cluster, stratified_sample
@@ -142,7 +142,7 @@ def _head_pass(job: Pass, unit: Unit) -> UnitResult:
             name: timed(predict)[0] for name, predict in arm.latency_variants().items()
         }
     if isinstance(arm, ChecksIntegrity):
-        record["integrity"] = _integrity(config, head, arm, test, job.observer)
+        record["integrity"] = _integrity(job, head, arm)
     record["forgetting"], probe_samples = job.meter.for_arm(config, arm)
     retrieval = (
         arm.retrieval_record([e.id for e in test]) if isinstance(arm, RecordsRetrieval) else None
@@ -242,7 +242,7 @@ def _trial_pass(job: Pass, unit: Unit) -> UnitResult:
             "a sweep picks its trial on the dev split, and this run's dev split is empty",
             "give task.data.dev, or a task.data.dev_fraction above 0",
         )
-    from tunevsprompt.arms.tuning import TrainingDiverged
+    from tunevsprompt.training.selection import TrainingDiverged
 
     job.observer.message(f"{unit.arm}: sweep trial {unit.trial}: {unit.params}")
     try:
@@ -278,23 +278,36 @@ PASSES: dict[str, Callable[[Pass, Unit], UnitResult]] = {
 }
 
 
-def _integrity(
-    config: ArmConfig,
-    head: _Scored,
-    arm: ChecksIntegrity,
-    test: Sequence[Example],
-    observer: RunObserver,
-) -> dict[str, Any]:
+def _integrity(job: Pass, head: _Scored, arm: ChecksIntegrity) -> dict[str, Any]:
+    """The tuned arm's answers against the base model's on the first ``integrity_sample``
+    test examples: how many changed, and (0/1 metrics) the paired quality difference."""
+    config, test, observer = job.config, job.test, job.observer
     keys = config if isinstance(config, IntegrityCheckKeys) else IntegrityCheckKeys()
     threshold = keys.integrity_min_changed
     chosen = list(test[: keys.integrity_sample])
     base = arm.base_predict(chosen)
     result = integrity_record(head.predictions[: len(chosen)], base, threshold)
+    metric = job.ctx.task.primary_metric
+    _, base_rows = score_predictions(
+        job.ctx.task.type, chosen, base, metric, job.loaded.suite.metrics.bootstrap_samples, 0
+    )
+    tuned_values = [row.get(metric) for row in head.per_example[: len(chosen)]]
+    base_values = [row.get(metric) for row in base_rows]
+    against = quality_against_base(tuned_values, base_values, metric)
+    if against is not None:
+        result["quality_against_base"] = against
     if not result["ok"]:
+        best = (head.record.get("training") or {}).get("best_dev_metric") or {}
+        why = (
+            "Training never beat the untrained model on dev, so the untrained weights were "
+            "kept: its figures are the base model's."
+            if best.get("step") == 0
+            else "The adapter did (almost) nothing, or was not applied; its figures are the "
+            "base model's."
+        )
         observer.message(
             f"WARNING: arm {config.name}: the tuned model's outputs differ from the base "
             f"model's on only {result['changed_fraction']:.0%} of {result['sample']} test "
-            f"examples (threshold {threshold:.0%}). The adapter did (almost) nothing, or was "
-            "not applied; its figures are the base model's."
+            f"examples (threshold {threshold:.0%}). {why}"
         )
     return result

@@ -70,7 +70,7 @@ class ForgettingMeter:
         """The forgetting record of one arm and its probe rows: measured for an arm that
         changes the weights, zero by construction for the others."""
         if not config.changes_weights:
-            return self.unchanged_record(), []
+            return self.unchanged_record(config.forgetting_reason), []
         if not isinstance(arm, ProbedArm):
             raise RunError(
                 f"arm {config.name} changes the model's weights but cannot be probed for "
@@ -80,13 +80,13 @@ class ForgettingMeter:
 
     # -- records ----------------------------------------------------------------------
 
-    def unchanged_record(self) -> dict[str, Any]:
+    def unchanged_record(self, reason: str | None = None) -> dict[str, Any]:
         """Prompting and RAG arms: zero by construction, and marked as such. The probes it
         stands for are filled in with the run's summary (``fill_unchanged``), from the probes
         that actually ran."""
         return {
             "by_construction": True,
-            "reason": UNCHANGED_REASON,
+            "reason": reason or UNCHANGED_REASON,
             "delta": 0.0,
             "ci95": [0.0, 0.0],
         }

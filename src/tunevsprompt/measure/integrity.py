@@ -43,3 +43,30 @@ def integrity_record(
         "min_changed_fraction": min_changed,
         "ok": bool(n) and fraction >= min_changed,
     }
+
+
+def quality_against_base(
+    tuned: Sequence[float | None], base: Sequence[float | None], metric: str
+) -> dict[str, Any] | None:
+    """The tuned model's 0/1 metric against the base model's on the same examples: both
+    means, the paired difference (tuned − base) and its 95% Tango score interval. None when
+    the metric is not 0/1 per example (a graded metric, or one scored on the whole set)."""
+    import numpy as np
+
+    from tunevsprompt.measure.stats.proportions import PairedCounts, tango_interval
+
+    values = {*tuned, *base}
+    if not tuned or len(tuned) != len(base) or not values <= {0.0, 1.0}:
+        return None
+    first, second = [float(v or 0.0) for v in tuned], [float(v or 0.0) for v in base]
+    counts = PairedCounts.of(np.asarray(first), np.asarray(second))
+    low, high = tango_interval(counts, 0.95)
+    return {
+        "metric": metric,
+        "n": len(tuned),
+        "tuned": round(sum(first) / len(first), 6),
+        "base": round(sum(second) / len(second), 6),
+        "difference": round(counts.difference, 6),
+        "ci95": [round(low, 6), round(high, 6)],
+        "method": "tango-score",
+    }

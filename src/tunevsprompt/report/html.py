@@ -41,6 +41,7 @@ def render_html(
         summary=view.arm_summary(results),
         hosted=view.hosted_rows(results),
         sweeps=view.sweep_rows(results),
+        encoders=encoder_rows(results),
         searches=view.prompt_searches(results),
         decision_volume=view.decision_volume(results),
         comparisons=view.comparisons(results),
@@ -107,6 +108,32 @@ def manifest_rows(manifest: Manifest) -> list[tuple[str, str]]:
         ("packages", ", ".join(f"{k} {v}" for k, v in packages.items()) or "–"),
     ]
     return [(label, value or "–") for label, value in rows]
+
+
+def encoder_rows(results: Results) -> list[dict[str, Any]]:
+    """Each fine-tuned encoder arm: its dev figure before training (the frozen encoder under
+    the same head) and after, and the paired test difference between the two."""
+    rows = []
+    for name, record in results.arms.items():
+        training = record.training
+        dev = training.dev_quality if training else None
+        if training is None or dev is None:
+            continue
+        rows.append(
+            {
+                "arm": name,
+                "type": record.type,
+                "metric": dev.metric,
+                "n": dev.n,
+                "frozen": dev.frozen,
+                "tuned": dev.tuned,
+                "steps": training.steps,
+                "wall_s": training.wall_s,
+                "reused": training.reused,
+                "test": record.integrity.quality_against_base if record.integrity else None,
+            }
+        )
+    return rows
 
 
 def forgetting_rows(results: Results) -> list[dict[str, Any]]:

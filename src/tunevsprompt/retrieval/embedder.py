@@ -128,6 +128,18 @@ def load_embedder(
     key = (model_id, revision, resolved_device, batch_size)
     if key in _loaded:
         return _loaded[key]
+    model, fingerprint = open_sentence_transformer(model_id, revision, resolved_device)
+    model.eval()
+    embedder = SentenceTransformerEmbedder(model, model_id, fingerprint, batch_size)
+    _loaded[key] = embedder
+    return embedder
+
+
+def open_sentence_transformer(model_id: str, revision: str | None, device: str) -> tuple[Any, str]:
+    """A fresh ``SentenceTransformer`` (its own weights: safe to train) by packaged name,
+    path or hub id, and the fingerprint of those weights."""
+    from tunevsprompt.generation.device import resolve_device
+
     if model_id.startswith("packaged:"):
         folder, _ = packaged_embedder_folder(model_id.removeprefix("packaged:"))
         target, fingerprint = str(folder), folder_fingerprint(folder)
@@ -146,11 +158,8 @@ def load_embedder(
 
     try:
         with no_loading_bars():
-            model = SentenceTransformer(target, device=resolved_device, revision=revision)
+            model = SentenceTransformer(target, device=resolve_device(device), revision=revision)
     except (OSError, ValueError) as error:
         hint = " (HF_HUB_OFFLINE is set: give a folder or a packaged: id)" if offline() else ""
         raise RunError(f"cannot load the embedder {model_id!r}{hint}: {error}") from None
-    model.eval()
-    embedder = SentenceTransformerEmbedder(model, model_id, fingerprint, batch_size)
-    _loaded[key] = embedder
-    return embedder
+    return model, fingerprint

@@ -42,8 +42,9 @@ def export_source(run_dir: Path, arm: str) -> ExportSource:
     adapter = arms[arm].adapter
     if adapter is None:
         raise ExportError(
-            f"arm {arm!r} ({arms[arm].type}) trained nothing: only a tuned arm (lora) "
-            "can be exported; prompting arms serve the base model as it is"
+            f"arm {arm!r} ({arms[arm].type}) trained nothing: only a tuned arm (lora, "
+            "encoder-finetune, setfit) or an optimized-prompt arm can be exported; prompting "
+            "arms serve the base model as it is"
         )
     if adapter.method != "lora":
         raise ExportError(

@@ -1,21 +1,22 @@
-"""Trained adapters outside the run folder, by training key: the content hash of everything
-that decides the trained weights. A rerun, another run folder or a sweep's winning trial
-reuses an adapter whose key matches instead of training again; an interrupted training
-resumes from its checkpoint there. The run folder gets a copy (``publish``)."""
+"""Trained adapters (and fine-tuned encoders) outside the run folder, by training key: the
+content hash of everything that decides the trained weights. A rerun, another run folder or
+a sweep's winning trial reuses a result whose key matches instead of training again; an
+interrupted training resumes from its checkpoint there. The run folder gets a copy
+(``publish``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tunevsprompt.generation.model_source import file_sha256
 from tunevsprompt.runfolder.store import content_key, write_dir_atomic, write_json_atomic
-from tunevsprompt.training.batches import EncodedExample
 
 TRAINING_FORMAT = 1
 """Bump when a change to training would make cached adapters differ from fresh ones."""
@@ -24,20 +25,26 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 TRAINING_RECORD = "training.json"
 
 
+class KeyedItem(Protocol):
+    """A training item that can say what of it decides the weights (token ids, label)."""
+
+    def key_row(self) -> list[object]: ...
+
+
 def training_key(
     method: str,
     identity: Mapping[str, Any],
     seed: int,
-    train: Sequence[EncodedExample],
-    dev: Sequence[EncodedExample],
+    train: Sequence[KeyedItem],
+    dev: Sequence[KeyedItem],
     model_fingerprint: str,
     device: str,
 ) -> str:
     """Content hash of everything that decides the trained weights. The token ids cover the
     data, the prompt format and the tokenizer."""
 
-    def digest(examples: Sequence[EncodedExample]) -> str:
-        rows = [[e.id, list(e.prompt_ids), list(e.answer_ids)] for e in examples]
+    def digest(examples: Sequence[KeyedItem]) -> str:
+        rows = [e.key_row() for e in examples]
         return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
     return content_key(
@@ -56,14 +63,16 @@ def training_key(
 
 @dataclass(frozen=True)
 class AdapterCache:
-    """One training key's folder: ``final/`` (the adapter in peft's format and its training
-    record) and ``checkpoint.pt`` (an unfinished training)."""
+    """One training key's folder: ``final/`` (the adapter in peft's format, or another
+    trained model, and its training record) and ``checkpoint.pt`` (an unfinished training).
+    ``weights_file`` names the file inside ``final/`` whose hash identifies the result."""
 
     work: Path
+    weights_file: str = ADAPTER_WEIGHTS
 
     @classmethod
-    def under(cls, root: Path, key: str) -> AdapterCache:
-        return cls(root / "training" / key)
+    def under(cls, root: Path, key: str, weights_file: str = ADAPTER_WEIGHTS) -> AdapterCache:
+        return cls(root / "training" / key, weights_file)
 
     @property
     def final(self) -> Path:
@@ -74,40 +83,59 @@ class AdapterCache:
         return self.work / "checkpoint.pt"
 
     def finished(self) -> bool:
-        """A complete adapter with its record is there."""
-        return (self.final / TRAINING_RECORD).exists() and (self.final / ADAPTER_WEIGHTS).exists()
+        """A complete result with its record is there."""
+        weights = self.final / self.weights_file
+        return (self.final / TRAINING_RECORD).exists() and weights.exists()
+
+    def reused_record(self) -> dict[str, Any]:
+        """The finished result's training record, marked reused."""
+        record: dict[str, Any] = json.loads(
+            (self.final / TRAINING_RECORD).read_text(encoding="utf-8")
+        )
+        record["reused"] = True
+        return record
 
     def load(self, base_model: Any) -> tuple[Any, dict[str, Any]]:
         """The finished adapter on ``base_model``, and its record (marked reused)."""
         from peft import PeftModel
 
         peft_model = PeftModel.from_pretrained(base_model, self.final, is_trainable=False)
-        record: dict[str, Any] = json.loads(
-            (self.final / TRAINING_RECORD).read_text(encoding="utf-8")
-        )
-        record["reused"] = True
-        return peft_model, record
+        return peft_model, self.reused_record()
 
     def save(self, peft_model: Any, record: dict[str, Any]) -> None:
         """Store the trained adapter (atomically) and drop the checkpoint."""
+        self.save_with(lambda folder: peft_model.save_pretrained(str(folder)), record)
+
+    def save_with(self, write: Callable[[Path], None], record: dict[str, Any]) -> None:
+        """Store what ``write`` puts in a folder, with its record (atomically), and drop
+        the checkpoint."""
 
         def fill(folder: Path) -> None:
-            peft_model.save_pretrained(str(folder))
+            write(folder)
             write_json_atomic(folder / TRAINING_RECORD, record)
 
         write_dir_atomic(self.final, fill)
         self.checkpoint.unlink(missing_ok=True)
 
     def publish(self, target: Path) -> None:
-        """Copy the adapter into the run folder (``adapters/<arm><variant>``)."""
+        """Put the result into the run folder (``adapters/<arm><variant>``,
+        ``models/<arm><variant>``): hard links to the cache's files where the file system
+        allows (a model per seed and trial costs no space twice), copies elsewhere."""
 
         def fill(folder: Path) -> None:
-            shutil.copytree(self.final, folder, dirs_exist_ok=True)
+            shutil.copytree(self.final, folder, dirs_exist_ok=True, copy_function=_link_or_copy)
 
         write_dir_atomic(target, fill)
 
     def sha256(self) -> str:
-        return file_sha256(self.final / ADAPTER_WEIGHTS)
+        return file_sha256(self.final / self.weights_file)
 
     def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.final.iterdir() if f.is_file())
+        return sum(f.stat().st_size for f in self.final.rglob("*") if f.is_file())
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

@@ -31,6 +31,10 @@ class EncodedExample:
     def length(self) -> int:
         return len(self.prompt_ids) + len(self.answer_ids)
 
+    def key_row(self) -> list[object]:
+        """What of it decides the trained weights (``adapter_cache.training_key``)."""
+        return [self.id, list(self.prompt_ids), list(self.answer_ids)]
+
 
 def truncate(
     prompt_ids: list[int], answer_ids: list[int], max_length: int

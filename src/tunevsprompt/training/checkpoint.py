@@ -29,6 +29,8 @@ class TrainingState:
     wall_s: float = 0.0
     best_value: float | None = None
     best_step: int | None = None
+    best_trained_value: float | None = None
+    """The best dev figure after a training step (patience counts from it)."""
     bad_evaluations: int = 0
     stopped_early: bool = False
     loss_curve: list[dict[str, float]] = field(default_factory=list)

@@ -1,10 +1,11 @@
-"""The training loop shared by the tuning arms: answer-only loss, length-grouped batches,
-warm-up + decay, gradient accumulation, dev evaluation with early stopping (best state
-kept), and a checkpoint after every evaluation that a later run resumes from (its file
-format in ``checkpoint``).
+"""The training loop shared by the tuning arms: length-grouped batches, warm-up + decay,
+gradient accumulation, dev evaluation with early stopping (best state kept), and a
+checkpoint after every evaluation that a later run resumes from (its file format in
+``checkpoint``).
 
-What differs between LoRA and prompt tuning (which parameters train, how a batch is fed to
-the model) lives behind ``Trainable``; this loop knows neither.
+What differs between the arms (which parameters train, how a batch becomes a loss: the LLM
+arms' answer-only loss in ``answer_loss``, the encoder arms' classification and contrastive
+losses) lives behind ``Trainable``; this loop knows none of them.
 """
 
 from __future__ import annotations
@@ -16,12 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from tunevsprompt.training.batches import (
-    EncodedExample,
-    collate_left_padded,
-    length_grouped_batches,
-    sorted_batches,
-)
+from tunevsprompt.training.batches import length_grouped_batches, sorted_batches
 from tunevsprompt.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from tunevsprompt.training.memory import PeakMemory
 
@@ -50,21 +46,28 @@ class TrainingSettings:
     logging_steps: int = 10
     gradient_checkpointing: bool = False
     seed: int = 0
+    evaluate_at_start: bool = False
+    """Evaluate on dev before the first step too, so that the untrained weights are a
+    candidate: training that never beats them on dev keeps them."""
+
+
+class TrainingItem(Protocol):
+    """One training example as the loop sees it: batches group items of similar length."""
+
+    @property
+    def length(self) -> int: ...
 
 
 class Trainable(Protocol):
-    """A model with an adapter, as the loop sees it."""
+    """A model with the parameters to train, as the loop sees it."""
 
     device: str
-    autocast_dtype: torch.dtype | None
-    """bf16 autocast on CUDA; None runs in the weights' own dtype (float32 on CPU)."""
 
     def parameters_to_train(self) -> dict[str, torch.nn.Parameter]: ...
 
-    def last_logits(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: int
-    ) -> torch.Tensor:
-        """Logits [batch, keep, vocab] for the last ``keep`` columns of a left-padded batch."""
+    def batch_loss(self, items: Sequence[Any]) -> tuple[torch.Tensor, int, int]:
+        """(mean loss, the weight of that mean: answer tokens or rows, tokens fed) of one
+        batch of the trainable's own items."""
         ...
 
     def set_training(self, training: bool) -> None: ...
@@ -73,6 +76,19 @@ class Trainable(Protocol):
 class TrainingObserver(Protocol):
     def training_progress(self, step: int, total: int, loss: float) -> None: ...
     def checkpoint_saved(self, step: int, path: Path) -> None: ...
+
+
+class LogProgress:
+    """Training progress as console lines of an arm."""
+
+    def __init__(self, arm: str, log: Callable[[str], None]):
+        self.arm, self.log = arm, log
+
+    def training_progress(self, step: int, total: int, loss: float) -> None:
+        self.log(f"{self.arm}: step {step}/{total}, loss {loss:.4f}")
+
+    def checkpoint_saved(self, step: int, path: Path) -> None:
+        self.log(f"{self.arm}: checkpoint at step {step}")
 
 
 DevMetric = Callable[[], float]
@@ -107,26 +123,11 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
     return 1.0 - progress
 
 
-def answer_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Mean cross-entropy over answer tokens (targets of -100 are prompt or padding)."""
-    import torch
-
-    count = int((targets != -100).sum())
-    total = torch.nn.functional.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]),
-        targets.reshape(-1),
-        ignore_index=-100,
-        reduction="sum",
-    )
-    return total / max(count, 1), count
-
-
 def run_training(
     trainable: Trainable,
-    train: Sequence[EncodedExample],
-    dev: Sequence[EncodedExample],
+    train: Sequence[TrainingItem],
+    dev: Sequence[TrainingItem],
     settings: TrainingSettings,
-    pad_id: int,
     checkpoint_path: Path,
     observer: TrainingObserver,
     dev_metric: DevMetric | None = None,
@@ -173,6 +174,8 @@ def run_training(
         for group in optimizer.param_groups:
             group["lr"] = settings.learning_rate * factor
 
+    if settings.evaluate_at_start and not state.dev_curve:
+        _evaluate(trainable, dev, settings, state, params, best, dev_metric)
     trainable.set_training(True)
     while state.step < total_steps and not state.stopped_early:
         batches = length_grouped_batches(lengths, settings.batch_size, settings.seed, state.epoch)
@@ -184,7 +187,7 @@ def run_training(
             set_lr(state.step)
             micro_losses = []
             for indices in window:
-                loss, _count, tokens = batch_loss(trainable, [train[i] for i in indices], pad_id)
+                loss, _count, tokens = trainable.batch_loss([train[i] for i in indices])
                 (loss / len(window)).backward()  # type: ignore[no-untyped-call]
                 micro_losses.append(float(loss.detach()))
                 state.examples_seen += len(indices)
@@ -208,7 +211,7 @@ def run_training(
                 state.epoch += 1
                 state.batch_in_epoch = 0
             if state.step % eval_every == 0 or state.step == total_steps or at_epoch_end:
-                _evaluate(trainable, dev, settings, pad_id, state, params, best, dev_metric)
+                _evaluate(trainable, dev, settings, state, params, best, dev_metric)
                 trainable.set_training(True)
                 state.wall_s = wall_before + time.perf_counter() - session_began
                 save_checkpoint(checkpoint_path, state, params, best, optimizer)
@@ -223,42 +226,15 @@ def run_training(
     return TrainingOutcome(state, best, record)
 
 
-def _autocast(trainable: Trainable) -> Any:
-    import contextlib
-
-    import torch
-
-    if trainable.autocast_dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda", dtype=trainable.autocast_dtype)
-
-
-def batch_loss(
-    trainable: Trainable, examples: Sequence[EncodedExample], pad_id: int
-) -> tuple[torch.Tensor, int, int]:
-    """(mean answer loss, answer tokens, tokens fed) of one left-padded batch."""
-    batch = collate_left_padded(examples, pad_id)
-    with _autocast(trainable):
-        logits = trainable.last_logits(
-            batch.input_ids.to(trainable.device),
-            batch.attention_mask.to(trainable.device),
-            batch.keep,
-        )
-    loss, count = answer_loss(logits, batch.targets.to(logits.device))
-    return loss, count, int(batch.attention_mask.sum())
-
-
-def dev_loss(
-    trainable: Trainable, dev: Sequence[EncodedExample], batch_size: int, pad_id: int
-) -> float:
-    """Mean answer-token loss over ``dev`` (token-weighted), without gradients."""
+def dev_loss(trainable: Trainable, dev: Sequence[TrainingItem], batch_size: int) -> float:
+    """Mean loss over ``dev``, weighted as each batch's loss says, without gradients."""
     import torch
 
     total, count = 0.0, 0
     trainable.set_training(False)
     with torch.inference_mode():
         for indices in sorted_batches([e.length for e in dev], batch_size):
-            loss, n, _tokens = batch_loss(trainable, [dev[i] for i in indices], pad_id)
+            loss, n, _tokens = trainable.batch_loss([dev[i] for i in indices])
             total += float(loss) * n
             count += n
     return total / max(count, 1)
@@ -266,9 +242,8 @@ def dev_loss(
 
 def _evaluate(
     trainable: Trainable,
-    dev: Sequence[EncodedExample],
+    dev: Sequence[TrainingItem],
     settings: TrainingSettings,
-    pad_id: int,
     state: TrainingState,
     params: dict[str, torch.nn.Parameter],
     best: dict[str, torch.Tensor],
@@ -280,7 +255,7 @@ def _evaluate(
         best.update({k: v.detach().clone() for k, v in params.items()})
         state.best_step = state.step
         return
-    loss = dev_loss(trainable, dev, settings.batch_size, pad_id)
+    loss = dev_loss(trainable, dev, settings.batch_size)
     point: dict[str, float | None] = {"step": state.step, "dev_loss": _finite(loss)}
     if settings.select_on == "primary" and dev_metric is not None:
         trainable.set_training(False)
@@ -290,15 +265,23 @@ def _evaluate(
     else:
         value, higher_is_better = loss, False
     value = round(value, 6)
-    # A non-finite dev figure (diverged weights) is never the best.
-    better = math.isfinite(value) and (
-        state.best_value is None
-        or (value > state.best_value if higher_is_better else value < state.best_value)
-    )
+
+    def beats(reference: float | None) -> bool:
+        # A non-finite dev figure (diverged weights) is never the best.
+        return math.isfinite(value) and (
+            reference is None or (value > reference if higher_is_better else value < reference)
+        )
+
     state.dev_curve.append(point)
-    if better:
-        state.best_value, state.best_step, state.bad_evaluations = value, state.step, 0
+    if beats(state.best_value):
+        state.best_value, state.best_step = value, state.step
         best.update({k: v.detach().clone() for k, v in params.items()})
+    if state.step == 0:
+        return  # the untrained weights (evaluate_at_start): a candidate, not a patience mark
+    # Patience counts evaluations without progress of the training itself, so untrained
+    # weights that are hard to beat do not stop training before it has had its epochs.
+    if beats(state.best_trained_value):
+        state.best_trained_value, state.bad_evaluations = value, 0
     else:
         state.bad_evaluations += 1
         if settings.patience is not None and state.bad_evaluations >= settings.patience:

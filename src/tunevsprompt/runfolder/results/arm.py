@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from tunevsprompt.runfolder.results.base import Count, Flag, Num, OpenRecord, Record
+from tunevsprompt.runfolder.results.base import Count, Flag, Interval, Num, OpenRecord, Record
 from tunevsprompt.runfolder.results.decision import ArmCost
 from tunevsprompt.runfolder.results.figures import (
     Figure,
@@ -82,12 +82,20 @@ class ApiRecord(Record):
 
 
 class AdapterRecord(OpenRecord):
-    """Tuned arms: the trained adapter in the run folder."""
+    """Tuned arms: the trained adapter (encoder arms: the whole model) in the run folder."""
 
-    method: str | None = Field(None, description="lora or soft-prompt.")
-    format: str | None = Field(None, description="peft.")
-    path: str | None = Field(None, description="Folder relative to the run folder (adapters/...).")
-    sha256: str | None = Field(None, description="sha256 over the adapter's files.")
+    method: str | None = Field(None, description="lora, soft-prompt, encoder-finetune or setfit.")
+    format: str | None = Field(
+        None, description="peft, or sentence-transformers (the encoder arms' model folder)."
+    )
+    path: str | None = Field(
+        None, description="Folder relative to the run folder (adapters/..., models/...)."
+    )
+    sha256: str | None = Field(
+        None,
+        description="sha256 of the adapter's weights file (peft), or over every file of the "
+        "encoder arms' model folder but training.json and README.md.",
+    )
     training_key: str | None = Field(
         None, description="Key of the adapter cache entry it was trained or reused under."
     )
@@ -96,11 +104,26 @@ class AdapterRecord(OpenRecord):
 class InferenceRecord(OpenRecord):
     """Tuned arms: the form that was evaluated."""
 
+    head: str | None = Field(None, description="Encoder arms: linear (one score per label).")
+    max_seq_length: Count | None = Field(None, description="Encoder arms: tokens read per input.")
     merged: Flag | None = Field(None, description="LoRA: merged into the weights.")
     latency_variants: list[str] | None = Field(
         None, description="LoRA: other forms timed (`latency_variants`)."
     )
     virtual_tokens: Count | None = Field(None, description="Soft prompt: its length in tokens.")
+
+
+class QualityAgainstBase(Record):
+    """The tuned arm against the base model (encoder arms: the frozen encoder under the same
+    head) on the integrity sample, paired."""
+
+    metric: str | None = Field(None, description="The primary metric (0/1 per example).")
+    n: Count | None = Field(None, description="Test examples compared.")
+    tuned: Num | None = Field(None, description="The tuned arm's mean.")
+    base: Num | None = Field(None, description="The base model's mean.")
+    difference: Num | None = Field(None, description="tuned − base.")
+    ci95: Interval | None = Field(None, description="Its paired 95% interval.")
+    method: str | None = Field(None, description="tango-score.")
 
 
 class IntegrityRecord(Record):
@@ -117,6 +140,9 @@ class IntegrityRecord(Record):
         None, description="The arm's `integrity_min_changed` threshold."
     )
     ok: Flag | None = Field(None, description="changed_fraction reaches the threshold.")
+    quality_against_base: QualityAgainstBase | None = Field(
+        None, description="0/1 primary metrics: the paired difference from the base model."
+    )
 
 
 class ArmRecord(OpenRecord):

@@ -63,7 +63,9 @@ class RetrievalRecord(OpenRecord):
 
 
 class EmbeddingRecord(OpenRecord):
-    """The arms that run no LLM: a frozen sentence embedder and a light classifier."""
+    """The arms that run no LLM: a sentence embedder (frozen, or trained for the task by
+    encoder-finetune and setfit, whose fingerprint is the untrained one's) and a light
+    classifier."""
 
     method: str | None = Field(None, description="The classifier, in words.")
     embedder: str | None = Field(None, description="Embedding model id.")

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from tunevsprompt.runfolder.results.base import Count, Flag, Num, OpenRecord, Record
+from tunevsprompt.runfolder.results.base import Count, Flag, Interval, Num, OpenRecord, Record
 from tunevsprompt.runfolder.results.figures import QualityFigure
 
 
@@ -37,13 +37,47 @@ class DevPoint(Record):
     )
 
 
+class DevQualityPoint(Record):
+    """The primary metric on the dev sample, with its 95% interval."""
+
+    value: Num | None = Field(None, description="The metric.")
+    ci95: Interval | None = Field(None, description="Its 95% interval.")
+
+
+class DevQuality(Record):
+    """Encoder arms: the dev sample answered before and after training."""
+
+    metric: str | None = Field(None, description="The suite's primary metric.")
+    n: Count | None = Field(None, description="Dev examples.")
+    frozen: DevQualityPoint | None = Field(
+        None,
+        description="The frozen encoder under the logistic-regression head fitted on the "
+        "train split (what training starts from).",
+    )
+    tuned: DevQualityPoint | None = Field(None, description="The trained model as it answers.")
+
+
+class HeadRecord(Record):
+    """Encoder arms: the logistic regression fitted on the encoder's embeddings."""
+
+    kind: str | None = Field(None, description="logistic regression.")
+    C: Num | None = Field(None, description="Its inverse regularisation strength.")
+    iterations: Count | None = Field(None, description="Solver iterations.")
+    converged: Flag | None = Field(None, description="The solver converged.")
+    fit_s: Num | None = Field(None, description="Seconds embedding the train split and fitting.")
+
+
 class TrainingRecord(OpenRecord):
-    """Tuned arms (lora, soft-prompt) and embed-linear. Where and how it was trained stays
-    with the adapter: a reused adapter reports the run that trained it."""
+    """Tuned arms (lora, soft-prompt, encoder-finetune, setfit) and embed-linear. Where and
+    how it was trained stays with the adapter: a reused adapter reports the run that trained
+    it."""
 
     device: str | None = Field(None, description="Training device.")
     precision: str | None = Field(None, description="Weights' and compute precision, in words.")
     train_examples: Count | None = Field(None, description="Training examples.")
+    train_items: Count | None = Field(
+        None, description="Encoder arms: items trained on (setfit: pairs of examples)."
+    )
     truncated_examples: Count | None = Field(
         None, description="Examples whose prompt was cut to `max_seq_length`."
     )
@@ -66,7 +100,9 @@ class TrainingRecord(OpenRecord):
     )
     trainable_params: Count | None = Field(None, description="Parameters trained.")
     total_params: Count | None = Field(None, description="Parameters of the tuned model.")
-    adapter_bytes: Count | None = Field(None, description="Size of the saved adapter.")
+    adapter_bytes: Count | None = Field(
+        None, description="Size of the saved adapter (encoder arms: model)."
+    )
     best_dev_metric: BestDevMetric | None = Field(
         None, description="The dev figure the kept checkpoint was chosen on."
     )
@@ -82,6 +118,10 @@ class TrainingRecord(OpenRecord):
     dev_curve: list[DevPoint] | None = Field(None, description="Dev evaluations over steps.")
     settings: dict[str, Any] | None = Field(
         None, description="The training loop's settings (the arm's config, flattened)."
+    )
+    head: HeadRecord | None = Field(None, description="Encoder arms: the logistic regression.")
+    dev_quality: DevQuality | None = Field(
+        None, description="Encoder arms: the dev sample's primary metric, frozen and tuned."
     )
     converged: Flag | None = Field(None, description="embed-linear: the solver converged.")
     embed_s: Num | None = Field(
