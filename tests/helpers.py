@@ -99,7 +99,21 @@ arms:
 
 from tunevsprompt.runner import SilentObserver  # noqa: E402 (after the offline env vars)
 
-__all__ = ["SilentObserver"]
+__all__ = ["Recorder", "SilentObserver"]
+
+
+class Recorder(SilentObserver):
+    """A RunObserver keeping the run's messages; it raises KeyboardInterrupt once a message
+    contains ``kill_on`` (a kill at that point of the run, e.g. after a checkpoint)."""
+
+    def __init__(self, kill_on: str | None = None) -> None:
+        self.messages: list[str] = []
+        self.kill_on = kill_on
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+        if self.kill_on is not None and self.kill_on in text:
+            raise KeyboardInterrupt(f"simulated kill at: {text}")
 
 
 SUITE_TEMPLATE = (

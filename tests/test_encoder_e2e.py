@@ -17,7 +17,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from helpers import BANKING_TASK, SilentObserver, banking_rows, subset, write_csv
+from helpers import (
+    BANKING_TASK,
+    UNTIMED_RUN,
+    Recorder,
+    SilentObserver,
+    banking_rows,
+    subset,
+    write_csv,
+)
 from tunevsprompt.arms.encoder.model import model_sha256
 from tunevsprompt.cli import main
 from tunevsprompt.runner import RunOptions, run_compare
@@ -62,19 +70,6 @@ latency:
 metrics:
   bootstrap_samples: 200
 """
-
-
-class Recorder(SilentObserver):
-    """Keeps messages; raises once a message contains ``kill_on`` (a kill mid-training)."""
-
-    def __init__(self, kill_on: str | None = None) -> None:
-        self.messages: list[str] = []
-        self.kill_on = kill_on
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-        if self.kill_on is not None and self.kill_on in text:
-            raise KeyboardInterrupt(f"simulated kill at: {text}")
 
 
 @pytest.fixture(scope="module")
@@ -173,13 +168,11 @@ arms:
     epochs: 2
     train_batch_size: 16
     integrity_sample: 4
-sampling:
-  seed: 0
-latency:
-  sample: 0
 """
     suite = confusable_dir / "resume.yaml"
-    suite.write_text((confusable_dir / "suite.yaml").read_text().split("arms:")[0] + arm)
+    suite.write_text(
+        (confusable_dir / "suite.yaml").read_text().split("arms:")[0] + arm + UNTIMED_RUN
+    )
     loaded = load_suite(suite)
     options = RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache", device="cpu")
     with pytest.raises(KeyboardInterrupt):
@@ -227,13 +220,11 @@ arms:
     sweep:
       params:
         learning_rate: [0.00001, 0.0001]
-sampling:
-  seed: 0
-latency:
-  sample: 0
 """
     suite = confusable_dir / "passes.yaml"
-    suite.write_text((confusable_dir / "suite.yaml").read_text().split("arms:")[0] + arm)
+    suite.write_text(
+        (confusable_dir / "suite.yaml").read_text().split("arms:")[0] + arm + UNTIMED_RUN
+    )
     options = RunOptions(out=tmp_path / "run", cache_dir=tmp_path / "cache", device="cpu")
     run = run_compare(load_suite(suite), options, Recorder())
     record = results(run)["arms"]["encoder-finetune"]

@@ -14,25 +14,12 @@ from typing import Any
 
 import pytest
 
-from helpers import LORA, SilentObserver, write_suite
+from helpers import LORA, Recorder, write_suite
 from tunevsprompt.runner import RunOptions, load_hf_generator, run_compare
 from tunevsprompt.suite.loader import load_suite
 from tunevsprompt.task.types import Message
 
 pytestmark = pytest.mark.slow
-
-
-class Recorder(SilentObserver):
-    """RunObserver keeping messages; can raise once a message contains ``kill_on``."""
-
-    def __init__(self, kill_on: str | None = None) -> None:
-        self.messages: list[str] = []
-        self.kill_on = kill_on
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-        if self.kill_on is not None and self.kill_on in text:
-            raise KeyboardInterrupt(f"simulated kill at: {text}")
 
 
 def results(run_dir: Path) -> dict[str, Any]:
