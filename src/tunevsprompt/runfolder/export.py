@@ -19,6 +19,12 @@ class ExportError(RunFolderError):
     """The arm cannot be exported (exit 2)."""
 
 
+def require_new_folder(out_dir: Path) -> None:
+    """Exports never write into a folder that already holds something."""
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ExportError(f"{out_dir} exists and is not empty: choose a new folder")
+
+
 @dataclass(frozen=True)
 class ExportSource:
     """What to merge: the adapter folder and the base model it was trained on."""
@@ -80,8 +86,7 @@ def export_arm(run_dir: Path, arm: str, out_dir: Path, dtype: str = "auto") -> d
 
     source = export_source(run_dir, arm)
     model = source.model
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ExportError(f"{out_dir} exists and is not empty: choose a new folder")
+    require_new_folder(out_dir)
     spec = ModelSpec(
         str(model["id"]),
         model.get("gguf_file"),

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tunevsprompt.runfolder.export import EXPORT_RECORD, ExportError
+from tunevsprompt.runfolder.export import EXPORT_RECORD, ExportError, require_new_folder
 from tunevsprompt.runfolder.read import load_results
 from tunevsprompt.runfolder.store import write_dir_atomic
 
@@ -42,8 +42,7 @@ def export_encoder(run_dir: Path, arm: str, out_dir: Path) -> dict[str, Any]:
             f"{source} does not match the sha256 results.json records for it (a file of the "
             "model, its head or its tokenizer changed since the run)"
         )
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ExportError(f"{out_dir} exists and is not empty: choose a new folder")
+    require_new_folder(out_dir)
     record = {
         "run": str(run_dir),
         "arm": arm,

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tunevsprompt.runfolder.export import ExportError
+from tunevsprompt.runfolder.export import ExportError, require_new_folder
 from tunevsprompt.runfolder.read import load_results
 from tunevsprompt.runfolder.store import write_dir_atomic
 
@@ -33,8 +33,7 @@ def export_prompt(run_dir: Path, arm: str, out_dir: Path) -> dict[str, Any]:
         raise ExportError(
             f"{path} cannot be read ({error}): the run folder is incomplete"
         ) from error
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ExportError(f"{out_dir} exists and is not empty: choose a new folder")
+    require_new_folder(out_dir)
     prompt = {
         "run": str(run_dir),
         "arm": arm,

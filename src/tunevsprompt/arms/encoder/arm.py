@@ -86,7 +86,6 @@ class EncoderTuningArm:
 
     def prepare(self, train: Sequence[Example], ctx: RunContext) -> dict[str, Any]:
         from tunevsprompt.generation.device import resolve_device
-        from tunevsprompt.retrieval.embedder import open_sentence_transformer
 
         config = self.config
         problems = config.problems_for_task(ctx.task.type)
@@ -99,16 +98,8 @@ class EncoderTuningArm:
         device = resolve_device(
             config.embedder.device if config.embedder.device != "auto" else ctx.device
         )
-        encoder, fingerprint = open_sentence_transformer(
-            config.embedder.id, config.embedder.revision, device
-        )
-        encoder.max_seq_length = config.max_seq_length
-        dim = int(encoder.get_embedding_dimension())
-        model = EncoderClassifier(
-            encoder,
-            linear_head(np.zeros((len(labels), dim)), np.zeros(len(labels)), device),
-            labels,
-        )
+        model, fingerprint = self._untrained(labels, device)
+        dim = model.head.in_features
         dev = stratified_sample(ctx.dev, None, config.dev_limit, ctx.seed, "tuning-dev", True)
         self.dev_sample = [e for e in dev if e.target in labels]
         if len(self.dev_sample) < len(dev):
@@ -169,6 +160,18 @@ class EncoderTuningArm:
             },
             "inference": {"head": "linear", "max_seq_length": config.max_seq_length},
         }
+
+    def _untrained(self, labels: list[str], device: str) -> tuple[EncoderClassifier, str]:
+        """A fresh copy of the configured encoder (its own weights) under a blank head, and
+        the fingerprint of those weights."""
+        from tunevsprompt.retrieval.embedder import open_sentence_transformer
+
+        embedder = self.config.embedder
+        encoder, fingerprint = open_sentence_transformer(embedder.id, embedder.revision, device)
+        encoder.max_seq_length = self.config.max_seq_length
+        dim = int(encoder.get_embedding_dimension())
+        head = linear_head(np.zeros((len(labels), dim)), np.zeros(len(labels)), device)
+        return EncoderClassifier(encoder, head, labels), fingerprint
 
     def _labelled(
         self, model: EncoderClassifier, examples: Sequence[Example]
@@ -293,9 +296,7 @@ class EncoderTuningArm:
         return self._answer(self._model, batch)
 
     def _answer(self, model: EncoderClassifier, batch: Sequence[Example]) -> list[Prediction]:
-        texts = [e.input for e in batch]
-        scores = model.scores(texts, self.config.batch_size)
-        lengths = [len(ids) for ids in model.token_ids(texts, self.config.max_seq_length)]
+        scores, lengths = model.scores([e.input for e in batch], self.config.batch_size)
         predictions = []
         for example, row, length in zip(batch, scores, lengths, strict=True):
             shifted = row - row.max()
@@ -320,20 +321,8 @@ class EncoderTuningArm:
         """The frozen encoder with a logistic regression fitted on the same train split (the
         integrity check: did training change the answers?)."""
         if self._frozen is None:
-            from tunevsprompt.retrieval.embedder import open_sentence_transformer
-
             assert self._model is not None
-            embedder = self.config.embedder
-            encoder, _ = open_sentence_transformer(
-                embedder.id, embedder.revision, self._model.device
-            )
-            encoder.max_seq_length = self.config.max_seq_length
-            head = linear_head(
-                np.zeros(self._model.head.weight.shape),
-                np.zeros(len(self._model.labels)),
-                self._model.device,
-            )
-            self._frozen = EncoderClassifier(encoder, head, self._model.labels)
+            self._frozen, _ = self._untrained(self._model.labels, self._model.device)
             self._fit_head(self._frozen, self._train)
         return self._answer(self._frozen, batch)
 

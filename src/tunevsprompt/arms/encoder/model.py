@@ -68,27 +68,32 @@ class EncoderClassifier:
 
     def embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """float32 [n, dim] embeddings, no gradients."""
-        return self._batched(texts, batch_size, lambda e: e)
+        return self._batched(texts, batch_size, lambda e: e)[0]
 
-    def scores(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """float32 [n, labels]: the head's scores, no gradients."""
+    def scores(self, texts: Sequence[str], batch_size: int) -> tuple[np.ndarray, list[int]]:
+        """float32 [n, labels]: the head's scores, no gradients; and the tokens the encoder
+        read of each text."""
         return self._batched(texts, batch_size, self.head)
 
-    def _batched(self, texts: Sequence[str], batch_size: int, then: Any) -> np.ndarray:
+    def _batched(
+        self, texts: Sequence[str], batch_size: int, then: Any
+    ) -> tuple[np.ndarray, list[int]]:
         import torch
 
         was_training = self.encoder.training
         self.encoder.eval()
-        out = []
+        out: list[np.ndarray] = []
+        lengths: list[int] = []
         max_length = int(self.encoder.max_seq_length)
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
                 rows = self.token_ids(texts[start : start + batch_size], max_length)
+                lengths.extend(len(row) for row in rows)
                 out.append(then(self.embed_ids(rows)).float().cpu().numpy())
         self.encoder.train(was_training)
         if not out:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.concatenate(out).astype(np.float32)
+            return np.zeros((0, 0), dtype=np.float32), lengths
+        return np.concatenate(out).astype(np.float32), lengths
 
     def parameters(self) -> dict[str, torch.nn.Parameter]:
         named = {f"encoder.{n}": p for n, p in self.encoder.named_parameters()}
