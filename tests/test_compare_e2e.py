@@ -284,7 +284,9 @@ def test_generation_task_scores_free_text(real_generator: Generator, tmp_path: P
     (folder / "data" / "test.jsonl").write_text("".join(rows[3:] + rows[:1]))
     (folder / "suite.yaml").write_text(
         "name: capitals\n"
-        "task:\n  type: generation\n  data: {train: data/train.jsonl, test: data/test.jsonl}\n"
+        "task:\n  type: generation\n"
+        # One test question is also a train question (this test is not about overlap).
+        "  data: {train: data/train.jsonl, test: data/test.jsonl, max_test_overlap: 1}\n"
         "  input_field: question\n  target_field: answer\n"
         "  instruction: You are a helpful assistant. Answer the question in a few words.\n"
         "arms:\n  - {name: zero-shot, type: zero-shot, decide: generate, max_new_tokens: 16}\n"
@@ -371,6 +373,8 @@ def test_sigkill_mid_run_then_rerun_redoes_no_committed_example(
     proc.wait()
     done = committed()
     assert 5 <= done < 30, done
+    with sqlite3.connect(db, timeout=30) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert not (out / "results.json").exists()
     assert not list(out.glob(".*.tmp"))
 

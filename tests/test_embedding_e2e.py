@@ -128,7 +128,8 @@ def test_nearest_answer_returns_the_training_answer_verbatim(tmp_path: Path) -> 
     (tmp_path / "suite.yaml").write_text(
         "name: faq-lookup\n"
         "task:\n  type: generation\n"
-        "  data: {train: train.jsonl, dev: dev.jsonl, test: test.jsonl}\n"
+        # The test questions are train questions: the arm must return their answers.
+        "  data: {train: train.jsonl, dev: dev.jsonl, test: test.jsonl, max_test_overlap: 1}\n"
         "  input_field: question\n  target_field: answer\n  id_field: id\n"
         "  instruction: Answer the customer's question.\n"
         "arms:\n  - name: faq\n    type: nearest-answer\n"

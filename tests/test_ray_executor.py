@@ -202,7 +202,7 @@ def test_a_sweep_runs_its_trials_as_parallel_units_then_the_winner(
     from test_sweep_e2e import SWEPT_LORA
 
     loaded = write_suite(
-        five_intent_dir, "ray-sweep", SWEPT_LORA.format(values="[0.0, 0.005]")
+        five_intent_dir, "ray-sweep", SWEPT_LORA.format(values="[1.0e-12, 0.005]")
     ).select_arms(["lora"])
     options = RunOptions(
         out=tmp_path / "run", device="cpu", cache_dir=tmp_path / "cache", limit=5, train_limit=40

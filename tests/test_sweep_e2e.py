@@ -15,7 +15,8 @@ from tunevsprompt.runner import RunOptions, run_compare
 
 pytestmark = pytest.mark.slow
 
-# learning_rate 0 leaves the adapter at zero (the base model): a trial that can only lose.
+# learning_rate 1e-12 leaves the adapter at zero in all but name (the base model): a trial
+# that can only lose (a learning rate must be positive).
 SWEPT_LORA = LORA.format(
     extra="    max_steps: 6\n    train_batch_size: 4\n    dev_limit: 10\n"
     "    integrity_sample: 4\n    sweep:\n      params:\n        learning_rate: {values}\n"
@@ -44,10 +45,10 @@ def test_a_lora_sweep_picks_the_best_dev_trial_and_reports_every_trial(
     five_intent_dir: Path, tmp_path: Path
 ) -> None:
     units = Units()
-    lora = _run(five_intent_dir, tmp_path, "[0.0, 0.005]", units)
+    lora = _run(five_intent_dir, tmp_path, "[1.0e-12, 0.005]", units)
     sweep = lora["sweep"]
     trials = sweep["trials"]
-    assert [t["params"] for t in trials] == [{"learning_rate": 0.0}, {"learning_rate": 0.005}]
+    assert [t["params"] for t in trials] == [{"learning_rate": 1e-12}, {"learning_rate": 0.005}]
     for trial in trials:
         assert trial["dev"]["metric"] == "accuracy" and trial["dev_examples"] == 10
         assert trial["training"]["steps"] == 6 and trial["training"]["reused"] is False
@@ -63,7 +64,7 @@ def test_a_lora_sweep_picks_the_best_dev_trial_and_reports_every_trial(
     assert units.finished == {"lora@trial0": False, "lora@trial1": False, "lora": False}
 
     again = Units()
-    more = _run(five_intent_dir, tmp_path, "[0.0, 0.005, 0.0001]", again)
+    more = _run(five_intent_dir, tmp_path, "[1.0e-12, 0.005, 0.0001]", again)
     assert again.finished == {
         "lora@trial0": True,
         "lora@trial1": True,

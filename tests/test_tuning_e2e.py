@@ -152,9 +152,10 @@ def test_rerun_reuses_trained_adapters(
 def test_integrity_check_fires_on_an_adapter_that_does_nothing(
     five_intent_dir: Path, tmp_path: Path
 ) -> None:
-    """learning_rate 0 leaves LoRA's B matrices at zero: the merged model is the base."""
+    """A learning rate of 1e-12 leaves LoRA's B matrices at zero in all but name: the merged
+    model answers as the base does (0 itself is refused: a learning rate must be positive)."""
     arms = LORA.format(extra="    max_steps: 1\n    train_batch_size: 2\n").replace(
-        "learning_rate: 0.002", "learning_rate: 0"
+        "learning_rate: 0.002", "learning_rate: 1.0e-12"
     )
     loaded = write_suite(five_intent_dir, "noop", arms)
     recorder = Recorder()

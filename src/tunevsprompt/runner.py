@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tunevsprompt.decide.analyse import Policy, decide
+from tunevsprompt.errors import SuiteError
 from tunevsprompt.execution.base import (
     ArmOutcome,
     ArmsRun,
@@ -16,6 +17,7 @@ from tunevsprompt.execution.base import (
     RunOptions,
     SilentObserver,
     TrainableLoader,
+    cache_dir,
     load_default_generator,
     load_hf_generator,
 )
@@ -25,10 +27,11 @@ from tunevsprompt.measure.contamination import overlap
 from tunevsprompt.report.write import SEED_SAMPLES, write_reports
 from tunevsprompt.runfolder.manifest import now_iso, start_manifest
 from tunevsprompt.runfolder.results import write_results
-from tunevsprompt.runfolder.store import write_jsonl_atomic
+from tunevsprompt.runfolder.store import require_writable_dir, write_jsonl_atomic
 from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
 from tunevsprompt.suite.loader import LoadedSuite
 from tunevsprompt.task.data import TaskData, load_task_data
+from tunevsprompt.task.data_checks import check_task_data
 
 __all__ = [
     "FORGETTING_SAMPLES",
@@ -65,10 +68,16 @@ def run_compare(
         loaded = loaded.select_arms(options.arms)
     suite = loaded.suite
     data = load_task_data(loaded, options.limit, options.train_limit)
+    findings = check_task_data(loaded, data)
+    if findings.problems:
+        raise SuiteError(findings.problems)
+    for warning in findings.warnings:
+        observer.message(f"warning: {warning}")
     run_dir = options.out or (
         Path(suite.output.dir) if suite.output.dir else default_run_dir(suite.name)
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    require_writable_dir(run_dir, "the run folder", "--out")
+    require_writable_dir(cache_dir(options), "the cache folder", "--cache-dir")
     manifest = start_manifest(
         loaded.path,
         loaded.sha256,

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tunevsprompt.arms.capabilities import LearnsFromExamples
+from tunevsprompt.suite.strict import STRICT
 from tunevsprompt.task.types import Example, Prediction
 
 __all__ = [
@@ -37,7 +38,7 @@ class ArmConfig(BaseModel):
     mixins in ``arms.capabilities`` add the keys the runner reads (seeds and learning curve,
     integrity check, sweep)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     name: str = Field(description="Unique name of the arm in this suite, used in results.")
     type: str = Field(description="Arm type.")
     batch_size: int = Field(
@@ -49,6 +50,10 @@ class ArmConfig(BaseModel):
     forgetting_reason: ClassVar[str | None] = None
     """Why an arm that changes no weight of the suite's model has nothing to forget, when the
     general reason does not fit (an arm that trains a model of its own)."""
+
+    answers_train_labels_only: ClassVar[bool] = False
+    """The arm's label space is the labels of its train examples (a classifier head, a
+    neighbours' vote): a test label absent from train is one it can never give."""
 
     def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
         """(key, message) pairs for settings that cannot work with this task type."""
@@ -68,6 +73,11 @@ class ArmConfig(BaseModel):
     def problems_for_data(self, folder: Path) -> list[tuple[str, str, str | None]]:
         """(key, message, hint) for data files that cannot be used (checked at load time,
         after ``data_paths`` exist)."""
+        return []
+
+    def shown_texts(self, folder: Path) -> list[str]:
+        """Texts of this arm's own data files that the model may be shown (a RAG corpus),
+        for the test-overlap check that runs before anything expensive."""
         return []
 
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tunevsprompt.arms.sweep import SweepConfig
 from tunevsprompt.generation.base import Generator
+from tunevsprompt.suite.strict import STRICT, Seed
 from tunevsprompt.task.types import Example, Prediction
 
 __all__ = [
@@ -114,8 +115,8 @@ class ProbedArm(Protocol):
 class LearnsFromExamples(BaseModel):
     """Keys of arms whose result depends on which training examples (and seed) they get."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    seeds: list[int] | None = Field(
+    model_config = STRICT
+    seeds: list[Seed] | None = Field(
         None,
         min_length=1,
         description="Run the arm once per seed and report mean and standard deviation across "
@@ -132,7 +133,7 @@ class LearnsFromExamples(BaseModel):
 class IntegrityCheckKeys(BaseModel):
     """Settings of the integrity check of an arm that ``ChecksIntegrity``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     integrity_sample: int = Field(
         32, ge=1, description="Test examples on which the tuned arm is compared with the base."
     )
@@ -151,7 +152,7 @@ class Sweepable(BaseModel):
     best trial's settings become the arm. The config should check its sweep in
     ``problems_for_task`` (``tunevsprompt.arms.sweep.sweep_problems``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     sweep: SweepConfig | None = Field(
         None,
         description="Hyperparameter search: train one trial per setting (grid or random), "

@@ -38,6 +38,7 @@ class EmbeddingArmConfig(ArmConfig, LearnsFromExamples):
     )
     batch_size: int = Field(64, ge=1, description="Test inputs per embedding call.")
     task_types: ClassVar[tuple[str, ...]] = ("classification",)
+    answers_train_labels_only: ClassVar[bool] = True
 
     def problems_for_task(self, task_type: str) -> list[tuple[str, str]]:
         if task_type in self.task_types:

@@ -14,6 +14,7 @@ from tunevsprompt.errors import RunError
 from tunevsprompt.generation.base import DecodingSettings, Generator
 from tunevsprompt.generation.endpoint import HostedArmKeys
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
+from tunevsprompt.suite.strict import Seed
 from tunevsprompt.task.data import stratified_sample
 from tunevsprompt.task.labels import LabelSet, ParseMode, answer_form
 from tunevsprompt.task.prompts import build_prompt
@@ -87,7 +88,7 @@ class FewShotConfig(PromptingConfig, LearnsFromExamples):
         "+ FAISS), the most similar one last, next to the input.",
     )
     ids: list[str] | None = Field(None, description="Train example ids, for selection: fixed.")
-    seed: int | None = Field(None, description="Seed for selection; default: sampling.seed.")
+    seed: Seed | None = Field(None, description="Seed for selection; default: sampling.seed.")
     embedder: EmbedderConfig | None = Field(
         None, description="selection: similar: the embedder (default: packaged all-MiniLM-L6-v2)."
     )

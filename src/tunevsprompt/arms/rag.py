@@ -83,6 +83,14 @@ class RagConfig(PromptingConfig):
             return [(f"corpus.{error.key}", str(error), error.hint)]
         return []
 
+    def shown_texts(self, folder: Path) -> list[str]:
+        from tunevsprompt.retrieval.corpus import read_corpus
+
+        if self.corpus.path is None:
+            return []
+        path = folder / self.corpus.path
+        return [d.text for d in read_corpus(path, self.corpus.id_field, self.corpus.text_field)]
+
 
 class RagArm(PromptingArm):
     config_model = RagConfig

@@ -31,7 +31,7 @@ class SoftPromptConfig(TuningConfig):
 
     type: Literal["soft-prompt"] = "soft-prompt"
     learning_rate: float = Field(
-        3e-2, ge=0, description="Peak learning rate (AdamW); prompt tuning needs a large one."
+        3e-2, gt=0, description="Peak learning rate (AdamW); prompt tuning needs a large one."
     )
     num_virtual_tokens: int = Field(20, ge=1, description="Length of the learned prompt.")
     init: Literal["text", "random"] = Field(

@@ -13,7 +13,9 @@ import math
 import random
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
+
+from tunevsprompt.suite.strict import STRICT, Seed
 
 MAX_TRIALS = 256
 """A grid larger than this is refused: it is almost surely a typo, and each trial trains."""
@@ -27,7 +29,7 @@ NOT_SWEPT = {"dev_limit", "sweep", "seeds", "train_sizes", "name", "type"}
 class SearchRange(BaseModel):
     """A continuous range for random search; integer settings are rounded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     low: float = Field(description="Smallest value.")
     high: float = Field(description="Largest value.")
     log: bool = Field(False, description="Draw uniformly on a log scale (learning rates).")
@@ -36,7 +38,7 @@ class SearchRange(BaseModel):
 class SweepConfig(BaseModel):
     """`sweep:` on a tuning arm: values to try for its training settings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     method: Literal["grid", "random"] = Field(
         "grid", description="grid: every combination; random: `trials` draws."
     )
@@ -48,7 +50,7 @@ class SweepConfig(BaseModel):
     trials: int | None = Field(
         None, ge=1, le=MAX_TRIALS, description="Number of draws (method: random only)."
     )
-    seed: int = Field(0, description="Seed of the random draws.")
+    seed: Seed = Field(0, description="Seed of the random draws.")
 
 
 def sweep_problems(

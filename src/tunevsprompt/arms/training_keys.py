@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from tunevsprompt.suite.strict import STRICT
 from tunevsprompt.training.loop import TrainingSettings
 
 ANSWERING_KEYS = {
@@ -27,8 +28,8 @@ training key): how it answers and what is run around it."""
 class TrainingKeys(BaseModel):
     """Keys of an arm trained by the shared loop."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    learning_rate: float = Field(2e-4, ge=0, description="Peak learning rate (AdamW).")
+    model_config = STRICT
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (AdamW).")
     epochs: float = Field(3.0, gt=0, description="Passes over the train split.")
     max_steps: int | None = Field(
         None, ge=1, description="Optimizer steps; overrides `epochs` when set."

@@ -104,11 +104,15 @@ class TuningArm(PromptingArm):
         )
         cache = AdapterCache.under(ctx.cache_dir or ctx.run_dir / "cache", key)
         torch.manual_seed(ctx.seed)
-        peft_model, record = self._load_or_train(base, cache, train_encoded, dev_encoded, dev, ctx)
         adapter_dir = ctx.run_dir / "adapters" / f"{self.name}{ctx.variant}"
-        cache.publish(adapter_dir)
-        adapter_sha = cache.sha256()
-        record.update(truncated_examples=truncated, adapter_bytes=cache.size_bytes())
+        # A second run sharing the cache waits here for the first's training, then reuses it.
+        with cache.lock(ctx.log):
+            peft_model, record = self._load_or_train(
+                base, cache, train_encoded, dev_encoded, dev, ctx
+            )
+            cache.publish(adapter_dir)
+            adapter_sha = cache.sha256()
+            record.update(truncated_examples=truncated, adapter_bytes=cache.size_bytes())
         tuned = self.build_inference(peft_model, base, adapter_sha)
         self._tuned = ctx.cached(tuned.evaluated)
         self._variants = tuned.latency_variants

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tunevsprompt.cli.guard import apply_gates, csv_list, run_guarded
+from tunevsprompt.cli.guard import apply_gates, csv_list, device_option, run_guarded
 
 
 @click.command()
@@ -28,7 +28,9 @@ from tunevsprompt.cli.guard import apply_gates, csv_list, run_guarded
     type=click.Path(file_okay=False, path_type=Path),
     help="Run folder (default: reports/<suite>/<timestamp>/). Rerun with the same --out to resume.",
 )
-@click.option("--device", help="Override model.device: auto, cpu, cuda, cuda:N.")
+@click.option(
+    "--device", callback=device_option, help="Override model.device: auto, cpu, cuda, cuda:N."
+)
 @click.option(
     "--no-cache", is_flag=True, help="Recompute every prediction instead of reusing cached ones."
 )

@@ -26,12 +26,13 @@ def run_guarded(debug: bool, action: Callable[[], None]) -> None:
     from tunevsprompt.decide.gate import GateUsageError
     from tunevsprompt.generation.errors import GeneratorError
     from tunevsprompt.runfolder.read import RunFolderError
+    from tunevsprompt.runfolder.store import FolderNotWritable
 
     try:
         action()
     except SuiteError as exc:
         fail(f"error: the suite is invalid\n{exc}", EXIT_USAGE)
-    except (RunFolderError, GateUsageError) as exc:
+    except (RunFolderError, GateUsageError, FolderNotWritable) as exc:
         fail(f"error: {exc}", EXIT_USAGE)
     except click.UsageError as exc:
         fail(f"error: {exc.message}", EXIT_USAGE)
@@ -58,6 +59,17 @@ def csv_list(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     if not names:
         raise click.BadParameter("give at least one arm name, e.g. --arms zero-shot,few-shot")
     return names
+
+
+def device_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from tunevsprompt.suite.strict import check_device
+
+    if value is None:
+        return None
+    try:
+        return check_device(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def apply_gates(run_dir: Path, results: dict[str, Any], gates: Any, junit: Path | None) -> None:

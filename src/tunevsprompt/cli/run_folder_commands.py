@@ -282,10 +282,19 @@ def gate(
     3: unexpected failure."""
     from tunevsprompt.decide.analyse import Policy
     from tunevsprompt.decide.gate import merge_gates, parse_forgetting_flag
+    from tunevsprompt.measure.metrics import metric_names
     from tunevsprompt.runfolder.read import load_results_dict
 
     def action() -> None:
         results = load_results_dict(run_dir)
+        task = results["task"]
+        bounded = task["primary_metric"] in metric_names(task["type"])
+        if min_quality is not None and bounded and not 0 <= min_quality < 1:
+            raise click.UsageError(
+                f"--min-quality {min_quality:g} is outside what {task['primary_metric']} "
+                "can reach: it lies in [0, 1] and the bar is checked on the CI's lower "
+                "bound, which stays below 1 (give a share such as 0.85)"
+            )
         flags = {
             "arm": arm,
             "min_quality": min_quality,

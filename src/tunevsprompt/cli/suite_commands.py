@@ -16,18 +16,23 @@ from tunevsprompt.cli.guard import run_guarded
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def validate(suite: Path, debug: bool) -> None:
     """Check SUITE (schema, arms, data files and fields) without loading any model."""
+    from tunevsprompt.errors import SuiteError
     from tunevsprompt.suite.loader import load_suite
     from tunevsprompt.task.data import load_task_data
+    from tunevsprompt.task.data_checks import check_task_data
 
     def action() -> None:
         loaded = load_suite(suite)
         data = load_task_data(loaded)
+        findings = check_task_data(loaded, data)
+        if findings.problems:
+            raise SuiteError(findings.problems)
         sizes = data.provenance["sampled"]
         click.echo(
             f"{suite}: ok ({len(loaded.arms)} arms: {', '.join(a.name for a in loaded.arms)}; "
             f"train {sizes['train']}, dev {sizes['dev']}, test {sizes['test']} after sampling caps)"
         )
-        for warning in loaded.suite.sample_warnings(sizes["test"]):
+        for warning in [*findings.warnings, *loaded.suite.sample_warnings(sizes["test"])]:
             click.echo(f"warning: {warning}")
         probed = [a.name for a in loaded.arms if a.changes_weights]
         forgetting = loaded.suite.forgetting_config()

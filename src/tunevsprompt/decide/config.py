@@ -3,9 +3,10 @@ team should replace with its own prices and bars; results.json records the value
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tunevsprompt.decide.rule import Margin
+from tunevsprompt.suite.strict import STRICT
 
 # Rough on-demand list prices per GPU-hour (USD, late 2026) from the large GPU clouds; set your
 # own in `pricing.gpu_usd_per_hour`. Keys are matched as substrings of the CUDA device name.
@@ -22,7 +23,7 @@ DEFAULT_GPU_USD_PER_HOUR = {
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class ApiPrice(Strict):

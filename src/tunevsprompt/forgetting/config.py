@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from tunevsprompt.suite.strict import STRICT
 
 BUILTIN_SOURCES: dict[str, str] = {
     "builtin:prose": "perplexity",
@@ -18,7 +20,7 @@ BUILTIN_SOURCES: dict[str, str] = {
 class ProbeConfig(BaseModel):
     """One probe set, run on the base model and on every arm that changes the weights."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Probe name, used in results."
     )
@@ -95,7 +97,7 @@ class ForgettingConfig(BaseModel):
     perplexity and general-knowledge trivia); built-ins whose package is missing are skipped
     with a note."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     enabled: bool = Field(True, description="Probe the arms that change the model's weights.")
     probes: list[ProbeConfig] = Field(
         default_factory=default_probes, description="Probe sets (default: prose and trivia)."

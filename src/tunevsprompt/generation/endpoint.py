@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from tunevsprompt.suite.strict import STRICT
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 NO_KEY = "not-needed"
@@ -19,7 +21,7 @@ as the key when the named environment variable is unset."""
 class EndpointDefaults(BaseModel):
     """The suite's `openai:` block: defaults for every arm with `backend: openai`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     base_url: str = Field(
         "https://api.openai.com/v1",
         description="OpenAI-compatible API root (vLLM, `transformers serve`, llama.cpp, a "
@@ -59,7 +61,7 @@ def is_hosted(config: object) -> bool:
 class HostedArmKeys(BaseModel):
     """Keys any prompting or RAG arm has for choosing where its model runs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     backend: Literal["local", "openai"] = Field(
         "local",
         description="local: the suite's model, run in this process; openai: a model behind an "

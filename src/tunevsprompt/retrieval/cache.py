@@ -59,6 +59,11 @@ def _read_meta(folder: Path) -> dict[str, Any] | None:
     return meta
 
 
+def _has(data_file: str) -> Callable[[Path], bool]:
+    """Whether a cache folder is complete: its meta.json readable and its data file there."""
+    return lambda folder: _read_meta(folder) is not None and (folder / data_file).is_file()
+
+
 def _embeddings(
     chunks: Sequence[Chunk], embedder: Embedder, folder: Path, use_cache: bool
 ) -> tuple[np.ndarray | None, dict[str, Any], bool]:
@@ -80,7 +85,7 @@ def _embeddings(
         np.save(staging / "vectors.npy", vectors)
         (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
-    write_dir_atomic(folder, fill)
+    write_dir_atomic(folder, fill, keep_complete=_has("vectors.npy") if use_cache else None)
     return vectors, meta, False
 
 
@@ -143,7 +148,7 @@ def load_or_build(
                 json.dumps(index_meta, indent=2) + "\n", encoding="utf-8"
             )
 
-        write_dir_atomic(idx_dir, fill)
+        write_dir_atomic(idx_dir, fill, keep_complete=_has("index.faiss") if use_cache else None)
     search_params = configure_search(index, settings)
     record = {
         "index_type": settings.type,

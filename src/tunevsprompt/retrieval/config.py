@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from tunevsprompt.retrieval.index import IndexSettings
+from tunevsprompt.suite.strict import DEVICE_HELP, STRICT, DeviceName
 
 DEFAULT_EMBEDDER_ID = "packaged:all-minilm-l6-v2"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class EmbedderConfig(_Strict):
@@ -25,9 +26,7 @@ class EmbedderConfig(_Strict):
     )
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
     batch_size: int = Field(64, ge=1, description="Texts per encode call.")
-    device: str = Field(
-        "auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N."
-    )
+    device: DeviceName = Field("auto", description=DEVICE_HELP)
 
 
 class IndexConfig(_Strict):

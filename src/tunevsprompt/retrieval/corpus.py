@@ -55,7 +55,7 @@ def _read_folder(folder: Path) -> list[Document]:
 
 
 def _read_jsonl(path: Path, id_field: str, text_field: str) -> list[Document]:
-    from tunevsprompt.task.data import DataFormatError, read_records
+    from tunevsprompt.task.records import DataFormatError, read_records
 
     try:
         rows = read_records(path)

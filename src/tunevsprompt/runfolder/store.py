@@ -9,9 +9,33 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+
+class FolderNotWritable(Exception):
+    """A folder the run must write (the run folder, the cache) cannot be written (exit 2)."""
+
+
+def require_writable_dir(path: Path, what: str, option: str) -> None:
+    """Make ``path`` (and its parents) and prove a file can be written in it, so that a
+    read-only or mistaken ``--out``/``--cache-dir`` fails before any model loads."""
+    try:
+        if path.exists() and not path.is_dir():
+            raise FolderNotWritable(
+                f"{what} {path} exists and is not a folder: give {option} a folder path"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".tvp-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise FolderNotWritable(
+            f"cannot write into {what} {path} ({reason}): give {option} a folder you can write"
+        ) from None
 
 
 def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -40,18 +64,80 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_file_atomic(path, write)
 
 
-def write_dir_atomic(target: Path, fill: Callable[[Path], None]) -> None:
+def write_dir_atomic(
+    target: Path,
+    fill: Callable[[Path], None],
+    *,
+    keep_complete: Callable[[Path], bool] | None = None,
+) -> None:
     """Build a folder with ``fill(staging)`` beside ``target``, then swap it in: readers see
-    the old folder or the whole new one, never a half-written one."""
+    the old folder or the whole new one, never a half-written one.
+
+    ``keep_complete`` is for folders named by a hash of their content (the caches): when
+    another run already put a folder there that it says is complete, that copy is kept and
+    this one dropped, so two runs sharing a cache never replace a folder the other may be
+    reading; an incomplete one is replaced."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         fill(staging)
         staging.chmod(0o755)  # mkdtemp makes it private; these are ordinary folders
+        if keep_complete is not None:
+            try:
+                os.rename(staging, target)  # fails when a non-empty target is there
+                return
+            except OSError:
+                if not target.is_dir():
+                    raise
+                if keep_complete(target):
+                    return
         shutil.rmtree(target, ignore_errors=True)
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if keep_complete is None or not keep_complete(target):
+                raise  # (another run's complete copy landed in between: keep it)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(
+    path: Path, on_wait: Callable[[], None], on_unsupported: Callable[[str], None]
+) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed) for the block: a second run
+    that wants the same cache entry waits here, then finds it finished. The kernel releases
+    the lock when its holder dies, even by kill -9. Where the file system cannot lock (some
+    network mounts; Windows has no ``fcntl``), the block runs unlocked after
+    ``on_unsupported(reason)``: runs sharing that cache may then compute the same entry
+    twice, each writing it atomically."""
+    try:
+        import fcntl
+    except ImportError:
+        on_unsupported("this platform has no fcntl")
+        yield
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a")
+    except OSError as exc:
+        on_unsupported(f"cannot open {path}: {exc.strerror or exc}")
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:
+            on_unsupported(f"{path.parent} cannot be locked: {exc.strerror or exc}")
+            yield
+            return
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -96,12 +182,22 @@ class PredictionCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.read = read
-        self._db = sqlite3.connect(str(path), timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-        )
-        self._db.commit()
+        self._db = sqlite3.connect(str(path), timeout=60)
+        # Several runs may share one cache: switching to WAL (readers never block the
+        # writer) and creating the table take a lock that SQLite's busy timeout does not
+        # always wait for, so a run that meets another's lock tries again.
+        for attempt in range(50):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                )
+                self._db.commit()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1 + 0.01 * attempt)
 
     def get(self, key: str) -> dict[str, Any] | None:
         if not self.read:

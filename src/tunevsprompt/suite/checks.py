@@ -1,6 +1,7 @@
 """The suite's cross-checks, after the schema: data paths inside the suite's folder, the
-arms' own data files, the headline metric, the gates' arms, hosted arms' endpoints, and the
-forgetting probes' sources (a probe suite is loaded with the loader it is given)."""
+arms' own data files, the headline metric and the quality bars on it, the gates' arms,
+hosted arms' endpoints, and the forgetting probes' sources (a probe suite is loaded with
+the loader it is given)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def cross_checks(loaded: LoadedSuite, load: SuiteLoader | None) -> list[SuitePro
         _check_paths(loaded)
         + _check_arm_data(loaded)
         + _check_metric(loaded)
+        + _check_quality_bars(loaded)
         + _check_gates(loaded)
         + _check_hosted(loaded)
         + _check_arm_references(loaded)
@@ -47,7 +49,12 @@ def _check_paths(loaded: LoadedSuite) -> list[SuiteProblem]:
 
 
 def _path_problem(loaded: LoadedSuite, loc: KeyPath, raw: str) -> SuiteProblem | None:
-    """A data path must exist and stay inside the suite's folder."""
+    """A data path must exist, stay inside the suite's folder, and be a file or a folder
+    (a FIFO or a device could keep a reader waiting forever)."""
+    if "\0" in raw:
+        return loaded.problem(
+            loc, f"path {raw!r} contains a NUL byte", "no file name can hold one: retype it"
+        )
     candidate = Path(raw)
     if candidate.is_absolute() or ".." in candidate.parts:
         return loaded.problem(
@@ -66,6 +73,12 @@ def _path_problem(loaded: LoadedSuite, loc: KeyPath, raw: str) -> SuiteProblem |
     if not resolved.exists():
         return loaded.problem(
             loc, f"file not found: {resolved}", "paths are relative to the suite file's folder"
+        )
+    if not (resolved.is_file() or resolved.is_dir()):
+        return loaded.problem(
+            loc,
+            f"{resolved} is neither a regular file nor a folder (a FIFO, socket or device)",
+            "copy the data into a regular file",
         )
     return None
 
@@ -108,6 +121,28 @@ def _check_metric(loaded: LoadedSuite) -> list[SuiteProblem]:
             did_you_mean(primary, names) or f"known: {', '.join(names)}",
         )
     ]
+
+
+def _check_quality_bars(loaded: LoadedSuite) -> list[SuiteProblem]:
+    """A min_quality bar on a built-in metric (every one lies in [0, 1]) must be one an arm
+    can clear: it is checked on the CI's lower bound, which never reaches 1."""
+    primary = loaded.suite.primary_metric()
+    if primary not in metric_names(loaded.suite.task.type):
+        return []  # a user metric's range is its own
+    problems = []
+    for block in ("decision", "gates"):
+        bar = getattr(getattr(loaded.suite, block), "min_quality", None)
+        if bar is not None and not 0 <= bar < 1:
+            problems.append(
+                loaded.problem(
+                    (block, "min_quality"),
+                    f"min_quality {bar:g} is outside what {primary} can reach: it lies in "
+                    "[0, 1], and the bar is checked on the CI's lower bound, which stays "
+                    "below 1",
+                    "give a value such as 0.85 (a share, not a percentage)",
+                )
+            )
+    return problems
 
 
 def _check_gates(loaded: LoadedSuite) -> list[SuiteProblem]:

@@ -4,6 +4,7 @@ then the cross-checks (``checks``)."""
 from __future__ import annotations
 
 import hashlib
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ from tunevsprompt.suite.yaml_lines import (
     format_key_path,
     line_for,
     model_at,
-    parse_yaml,
 )
+from tunevsprompt.suite.yaml_reading import parse_yaml
 
 __all__ = ["KeyPath", "LoadedSuite", "format_key_path", "load_suite"]
 
@@ -33,13 +34,8 @@ def load_suite(path: str | Path, *, check_probes: bool = True) -> LoadedSuite:
     ``check_probes=False`` loads a suite used as another suite's forgetting probe: its own
     forgetting block is not used, so it is not followed (no probe cycles)."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SuiteError(
-            [SuiteProblem(str(file), "", f"cannot read the suite file: {exc}")]
-        ) from None
-    raw, lines = parse_yaml(text, str(file))
+    data = read_suite_bytes(file)
+    raw, lines = parse_yaml(_decode(data, file), str(file))
     if not isinstance(raw, dict):
         raise SuiteError(
             [
@@ -57,12 +53,62 @@ def load_suite(path: str | Path, *, check_probes: bool = True) -> LoadedSuite:
         raise SuiteError(_problems_from(exc, str(file), lines, Suite, ())) from None
     arms = _validate_arms(suite, raw, str(file), lines)
     loaded = LoadedSuite(
-        suite, file.resolve(), arms, lines, hashlib.sha256(text.encode()).hexdigest(), str(file)
+        suite, file.resolve(), arms, lines, hashlib.sha256(data).hexdigest(), str(file)
     )
     problems = cross_checks(loaded, _probe_loader if check_probes else None)
     if problems:
         raise SuiteError(problems)
     return loaded
+
+
+MAX_SUITE_BYTES = 1 << 20
+"""A suite file is a few kilobytes; anything above a mebibyte is not one."""
+
+
+def read_suite_bytes(file: Path) -> bytes:
+    """The suite file's bytes (hashed as they are, for the manifest): a regular file (a
+    FIFO would block the read), at most ``MAX_SUITE_BYTES``, no NUL byte."""
+
+    def problem(message: str, hint: str | None = None) -> SuiteError:
+        return SuiteError([SuiteProblem(str(file), "", message, None, hint)])
+
+    if "\0" in str(file):
+        raise problem("the path contains a NUL byte", "no file name can hold one: retype it")
+    try:
+        if not file.is_file():
+            kind = "does not exist" if not file.exists() else "is not a regular file"
+            raise problem(f"the suite file {kind}", "give the path of a .yaml suite file")
+        with file.open("rb") as handle:
+            data = handle.read(MAX_SUITE_BYTES + 1)
+    except OSError as exc:
+        raise problem(f"cannot read the suite file: {exc.strerror or exc}") from None
+    if len(data) > MAX_SUITE_BYTES:
+        raise problem(
+            f"the file is larger than {MAX_SUITE_BYTES // 1024} KiB: it is not a suite file",
+            "put the data in the files task.data names, not in the suite",
+        )
+    if b"\0" in data:
+        raise problem("the file holds NUL bytes: it is not a text file")
+    return data
+
+
+def _decode(data: bytes, file: Path) -> str:
+    """UTF-8 text, a byte-order mark dropped."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SuiteError(
+            [
+                SuiteProblem(
+                    str(file),
+                    "",
+                    f"not UTF-8 text (byte {exc.start}: {exc.reason})",
+                    line,
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
 
 
 def _problems_from(
@@ -93,14 +139,22 @@ def _problems_from(
             hint = did_you_mean(str(err.get("input")), [o for o in options if o])
         else:
             message = (
-                f"{err['msg']} (got {err.get('input')!r})"
+                f"{err['msg']} (got {_shown_input(err.get('input'))})"
                 if "input" in err and kind != "value_error"
-                else err["msg"]
+                else err["msg"].removeprefix("Value error, ")
             )
         problems.append(
             SuiteProblem(file, format_key_path(loc), message, line_for(lines, loc), hint)
         )
     return problems
+
+
+def _shown_input(value: Any, most: int = 120) -> str:
+    """A value as a message shows it: its repr, each string in it cut to ``most``
+    characters and each list to its first few items."""
+    shorter = reprlib.Repr()
+    shorter.maxstring = shorter.maxother = most
+    return shorter.repr(value)
 
 
 def _validate_arms(

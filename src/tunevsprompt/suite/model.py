@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from tunevsprompt.decide.config import DecisionConfig, GatesConfig, PricingConfig
 from tunevsprompt.forgetting.config import ForgettingConfig
 from tunevsprompt.generation.endpoint import EndpointDefaults
+from tunevsprompt.suite.strict import DEVICE_HELP, STRICT, DeviceName, Seed
 
 
 class Strict(BaseModel):
     """Base for every suite model: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class DataConfig(Strict):
@@ -39,6 +40,15 @@ class DataConfig(Strict):
     )
     dev_fraction: float = Field(
         0.1, gt=0, lt=1, description="Share of train carved into dev when no dev split is given."
+    )
+    max_test_overlap: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Largest share of test inputs that may also appear (verbatim, or equal "
+        "after lower-casing and dropping punctuation and articles) in train, dev or an arm's "
+        "corpus: `tvp validate` and `tvp compare` stop above it, and warn with counts below "
+        "it. 1 turns the stop off.",
     )
 
     @model_validator(mode="after")
@@ -77,9 +87,7 @@ class ModelConfig(Strict):
     )
     gguf_file: str | None = Field(None, description="GGUF file name inside `id`, if any.")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
-    device: str = Field(
-        "auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N."
-    )
+    device: DeviceName = Field("auto", description=DEVICE_HELP)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="auto: bfloat16 on CUDA, float32 on CPU."
     )
@@ -88,7 +96,9 @@ class ModelConfig(Strict):
 class SamplingConfig(Strict):
     """Deterministic, stratified caps that keep a run within its time budget."""
 
-    seed: int = Field(0, description="Seed for every sampling step (splits, caps, demonstrations).")
+    seed: Seed = Field(
+        0, description="Seed for every sampling step (splits, caps, demonstrations)."
+    )
     train_per_class: int | None = Field(None, ge=1, description="Cap on train examples per label.")
     dev_per_class: int | None = Field(None, ge=1, description="Cap on dev examples per label.")
     test_per_class: int | None = Field(None, ge=1, description="Cap on test examples per label.")
@@ -150,7 +160,7 @@ class OutputConfig(Strict):
 class ArmEntry(Strict):
     """The common part of every arm; the rest of its keys are validated by the arm's own config."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="Unique name of the arm in this suite, used in results and as a folder "

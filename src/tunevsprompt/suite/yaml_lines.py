@@ -1,5 +1,6 @@
 """Where each key of a YAML file sits: line numbers by key path, the key path as written in
-messages, and did-you-mean suggestions; and which pydantic model sits at a key path."""
+messages, and did-you-mean suggestions; and which pydantic model sits at a key path. (The
+file is read by ``yaml_reading``.)"""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from tunevsprompt.errors import SuiteError, SuiteProblem
-
 KeyPath = tuple[str | int, ...]
 
 
@@ -21,23 +20,6 @@ def format_key_path(loc: KeyPath) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def parse_yaml(text: str, file: str) -> tuple[Any, dict[KeyPath, int]]:
-    try:
-        raw = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SuiteError([SuiteProblem(file, "", f"not valid YAML: {problem}", line)]) from None
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise SuiteError([SuiteProblem(file, "", f"not valid YAML: {exc}")]) from None
-    lines: dict[KeyPath, int] = {}
-    if node is not None:
-        index_lines(node, (), lines)
-    return raw, lines
 
 
 def index_lines(node: yaml.Node, loc: KeyPath, lines: dict[KeyPath, int]) -> None:

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
-import csv
-import json
+import functools
 import os
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunevsprompt.errors import SuiteError
+from tunevsprompt.errors import SuiteError, SuiteProblem
 from tunevsprompt.suite.loader import KeyPath, LoadedSuite
 from tunevsprompt.task.labels import LabelSet, labels_from_data
+from tunevsprompt.task.records import (
+    DataFormatError,
+    Records,
+    missing,
+    read_records,
+    read_rows,
+    read_with_timeout,
+    unusable_rows,
+)
 from tunevsprompt.task.types import Example
 
 if TYPE_CHECKING:
     from tunevsprompt.suite.model import TaskConfig
+
+__all__ = [
+    "SPLITS",
+    "DataFormatError",
+    "TaskData",
+    "carve_dev",
+    "load_task_data",
+    "read_records",
+    "stratified_sample",
+]
 
 SPLITS = ("train", "dev", "test")
 
@@ -34,64 +51,7 @@ class TaskData:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-class DataFormatError(ValueError):
-    pass
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Rows of a .jsonl/.json, .csv, .parquet file or a `datasets` save_to_disk folder."""
-    if path.is_dir():
-        return _read_saved_dataset(path)
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        return _read_json(path)
-    if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle))
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
-        return rows
-    raise DataFormatError(
-        f"unsupported file type {suffix!r}; use .jsonl, .json, .csv, .parquet or a "
-        "datasets save_to_disk folder"
-    )
-
-
-def _read_json(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        rows = json.loads(text)
-        if not all(isinstance(r, dict) for r in rows):
-            raise DataFormatError("a .json file must hold a list of objects")
-        return list(rows)
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"line {number} is not valid JSON: {exc.msg}") from None
-        if not isinstance(row, dict):
-            raise DataFormatError(f"line {number} is not a JSON object")
-        rows.append(row)
-    return rows
-
-
-def _read_saved_dataset(path: Path) -> list[dict[str, Any]]:
-    from datasets import Dataset, load_from_disk
-
-    loaded = load_from_disk(str(path))
-    if not isinstance(loaded, Dataset):
-        raise DataFormatError(
-            "this folder holds several splits (a DatasetDict): name it in task.data.dataset instead"
-        )
-    return list(loaded.to_list())
-
-
-def _read_dataset_dict(loaded: LoadedSuite) -> dict[str, list[dict[str, Any]]]:
+def _read_dataset_dict(loaded: LoadedSuite) -> dict[str, Records]:
     data = loaded.suite.task.data
     assert data.dataset is not None
     if data.dataset.startswith("hub:"):
@@ -126,7 +86,7 @@ def _read_dataset_dict(loaded: LoadedSuite) -> dict[str, list[dict[str, Any]]]:
     for split in SPLITS:
         name = data.split_names.get(split, split)
         if name in splits:
-            out[split] = list(splits[name].to_list())
+            out[split] = Records(list(splits[name].to_list()))
     if "test" not in out:
         raise SuiteError(
             [
@@ -139,7 +99,7 @@ def _read_dataset_dict(loaded: LoadedSuite) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _records_by_split(loaded: LoadedSuite) -> dict[str, list[dict[str, Any]]]:
+def _records_by_split(loaded: LoadedSuite) -> dict[str, Records]:
     data = loaded.suite.task.data
     if data.dataset is not None:
         return _read_dataset_dict(loaded)
@@ -150,14 +110,37 @@ def _records_by_split(loaded: LoadedSuite) -> dict[str, list[dict[str, Any]]]:
         loc: KeyPath = ("task", "data", split)
         path = loaded.data_path(loc)
         try:
-            out[split] = read_records(path)
+            out[split] = read_with_timeout(functools.partial(read_rows, path))
         except (DataFormatError, OSError, UnicodeDecodeError, ValueError) as exc:
-            raise SuiteError([loaded.problem(loc, f"cannot read {path.name}: {exc}")]) from None
+            raise SuiteError(
+                [
+                    loaded.problem(
+                        loc,
+                        f"cannot read {path.name}: {exc}",
+                        "mend the file where the message points, or export it again from "
+                        "its source as UTF-8 .csv or .jsonl",
+                    )
+                ]
+            ) from None
     return out
 
 
-def _to_examples(loaded: LoadedSuite, split: str, rows: list[dict[str, Any]]) -> list[Example]:
+def _row_problems(loaded: LoadedSuite, split: str, records: Records) -> list[SuiteProblem]:
     task = loaded.suite.task
+    fields = {"input_field": task.input_field, "target_field": task.target_field}
+    return [
+        loaded.problem(
+            ("task", "data", split),
+            f"the {split} split: {message}",
+            f"fill in or remove those rows ({fields[key]!r} is task.{key})",
+        )
+        for key, message in unusable_rows(records, fields, task.type == "generation")
+    ]
+
+
+def _to_examples(loaded: LoadedSuite, split: str, records: Records) -> list[Example]:
+    task = loaded.suite.task
+    rows = records.rows
     if not rows:
         raise SuiteError([loaded.problem(("task", "data", split), f"the {split} split is empty")])
     columns = list(rows[0])
@@ -173,16 +156,38 @@ def _to_examples(loaded: LoadedSuite, split: str, rows: list[dict[str, Any]]) ->
                     )
                 ]
             )
+    problems = _row_problems(loaded, split, records)
+    if problems:
+        raise SuiteError(problems)
     examples = []
     for row_number, row in enumerate(rows):
+        if task.id_field and missing(row.get(task.id_field)):
+            raise SuiteError(
+                [
+                    loaded.problem(
+                        ("task", "id_field"),
+                        f"the {split} split, {records.where(row_number)}: no "
+                        f"{task.id_field!r} value",
+                    )
+                ]
+            )
         ident = str(row[task.id_field]) if task.id_field else f"{split}-{row_number}"
         meta = {k: v for k, v in row.items() if k not in (task.input_field, task.target_field)}
         examples.append(
             Example(ident, str(row[task.input_field]), str(row[task.target_field]), meta)
         )
-    if len({e.id for e in examples}) < len(examples):
+    counts = Counter(e.id for e in examples)
+    repeated = [ident for ident, n in counts.items() if n > 1]
+    if repeated:
+        shown = ", ".join(repr(ident) for ident in repeated[:5])
         raise SuiteError(
-            [loaded.problem(("task", "id_field"), f"ids in the {split} split are not unique")]
+            [
+                loaded.problem(
+                    ("task", "id_field"),
+                    f"{len(repeated)} ids appear more than once in the {split} split ({shown})",
+                    "give each row its own id, or drop id_field to number the rows",
+                )
+            ]
         )
     if split == "test":
         _check_clusters(loaded, rows, columns)
@@ -298,7 +303,7 @@ def load_task_data(
                 )
             ]
         )
-    split = {name: _to_examples(loaded, name, rows) for name, rows in records.items()}
+    split = {name: _to_examples(loaded, name, found) for name, found in records.items()}
     provenance: dict[str, Any] = {"sizes": {name: len(v) for name, v in split.items()}}
     if "dev" not in split:
         split["train"], split["dev"] = carve_dev(

@@ -6,6 +6,7 @@ interrupted training resumes from its checkpoint there. The run folder gets a co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,7 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tunevsprompt.generation.model_source import file_sha256
-from tunevsprompt.runfolder.store import content_key, write_dir_atomic, write_json_atomic
+from tunevsprompt.runfolder.store import (
+    content_key,
+    exclusive_lock,
+    write_dir_atomic,
+    write_json_atomic,
+)
 
 TRAINING_FORMAT = 1
 """Bump when a change to training would make cached adapters differ from fresh ones."""
@@ -81,6 +87,15 @@ class AdapterCache:
     @property
     def checkpoint(self) -> Path:
         return self.work / "checkpoint.pt"
+
+    def lock(self, log: Callable[[str], None]) -> contextlib.AbstractContextManager[None]:
+        """Held while a run trains or reuses this key: a second run sharing the cache waits
+        for the first to finish, then reuses its result instead of training beside it."""
+        return exclusive_lock(
+            self.work / "lock",
+            lambda: log(f"waiting for another run that trains the same model ({self.work})"),
+            lambda why: log(f"warning: training without a lock ({why})"),
+        )
 
     def finished(self) -> bool:
         """A complete result with its record is there."""

@@ -125,18 +125,20 @@ class EncoderTuningArm:
             device,
         )
         cache = AdapterCache.under(ctx.cache_dir or ctx.run_dir / "cache", key, WEIGHTS_FILE)
-        if ctx.use_cache and cache.finished():
-            ctx.log(f"{self.name}: reusing the model trained earlier ({cache.final})")
-            model = EncoderClassifier.load(cache.final, device)
-            record = cache.reused_record()
-        else:
-            if not ctx.use_cache:
-                cache.checkpoint.unlink(missing_ok=True)
-            record = self._train_model(model, train_texts, dev_texts, cache.checkpoint, ctx)
-            cache.save_with(model.save, record)
+        with cache.lock(ctx.log):
+            if ctx.use_cache and cache.finished():
+                ctx.log(f"{self.name}: reusing the model trained earlier ({cache.final})")
+                model = EncoderClassifier.load(cache.final, device)
+                record = cache.reused_record()
+            else:
+                if not ctx.use_cache:
+                    cache.checkpoint.unlink(missing_ok=True)
+                record = self._train_model(model, train_texts, dev_texts, cache.checkpoint, ctx)
+                cache.save_with(model.save, record)
+            model_dir = ctx.run_dir / "models" / f"{self.name}{ctx.variant}"
+            cache.publish(model_dir)
+            size = cache.size_bytes()
         self._model = model
-        model_dir = ctx.run_dir / "models" / f"{self.name}{ctx.variant}"
-        cache.publish(model_dir)
         model_sha = model_sha256(model_dir)
         return {
             "uses_llm": False,
@@ -150,7 +152,7 @@ class EncoderTuningArm:
                 "train_examples": len(train),
                 "classes": len(labels),
             },
-            "training": {**record, "adapter_bytes": cache.size_bytes()},
+            "training": {**record, "adapter_bytes": size},
             "adapter": {
                 "method": self.method,
                 "format": "sentence-transformers",

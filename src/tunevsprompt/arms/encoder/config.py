@@ -25,13 +25,14 @@ class EncoderTuningConfig(
     """Keys both fine-tuned encoder arms have."""
 
     forgetting_reason: ClassVar[str | None] = FORGETTING_REASON
+    answers_train_labels_only: ClassVar[bool] = True
     embedder: EmbedderConfig = Field(
         default_factory=EmbedderConfig,
         description="The sentence-transformers encoder to fine-tune (default: the packaged "
         "all-MiniLM-L6-v2, 22M parameters); a hub id or a folder for another.",
     )
     batch_size: int = Field(64, ge=1, description="Test inputs per encoder call.")
-    learning_rate: float = Field(5e-5, ge=0, description="Peak learning rate (AdamW).")
+    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate (AdamW).")
     train_batch_size: int = Field(32, ge=1, description="Examples per forward/backward pass.")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps for linear warm-up.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
@@ -94,7 +95,7 @@ class SetFitConfig(EncoderTuningConfig):
     regression on the tuned embeddings."""
 
     type: Literal["setfit"] = "setfit"
-    learning_rate: float = Field(2e-5, ge=0, description="Peak learning rate (AdamW).")
+    learning_rate: float = Field(2e-5, gt=0, description="Peak learning rate (AdamW).")
     epochs: float = Field(1.0, gt=0, description="Passes over the pairs.")
     train_batch_size: int = Field(16, ge=1, description="Pairs per forward/backward pass.")
     pair_rounds: int = Field(

@@ -35,6 +35,7 @@ from tunevsprompt.generation.model_source import cache_root
 from tunevsprompt.measure.example_scores import example_scores, search_metric
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
 from tunevsprompt.runfolder.export_prompt import PROMPTS_FOLDER
+from tunevsprompt.runfolder.store import exclusive_lock
 from tunevsprompt.task.data import stratified_sample
 from tunevsprompt.task.types import Example, Prediction, Prompt
 
@@ -77,42 +78,51 @@ class OptimizedPromptArm(PromptingArm):
             )
         self.renderer = self._renderer(train, ctx)
         always = [self._from_arm(name, train, ctx) for name in config.start_from]
-        state = SearchState(self._state_path(train, dev, ctx, seed), ctx.use_cache)
-        bar = f"{self.name}{ctx.variant} search"
-        search = PromptSearch(
-            config,
-            ctx.task.instruction if config.instruction is None else config.instruction,
-            ctx.task.labels,
-            train,
-            ordered_dev(dev, seed, classification),
-            self._outcomes,
-            self._proposer(ctx),
-            state,
-            seed,
-            always,
-            ctx.log,
-            self._fits,
-            search_metric(ctx.task),
-            self._on_workers(ctx),
-            # A bar only against a budget of calls (a seconds budget has no total).
-            (lambda calls: ctx.progress.advance(bar, calls))
-            if config.budget.model_calls is not None
-            else (lambda calls: None),
-            self._passage_counts(ctx),
-            rag.show_labels if (rag := self._rag_config(ctx)) is not None else False,
-        )
-        if config.budget.model_calls is not None:
-            ctx.progress.start(bar, config.budget.model_calls)
-        try:
-            result = search.run()
-        except BudgetTooSmall as error:
-            raise ctx.config_error("budget.model_calls", str(error), None) from error
-        except NothingToSearch as error:
-            hint = "add a count to k or a strategy"
-            raise ctx.config_error("strategies", str(error), hint) from error
-        finally:
+        state_path = self._state_path(train, dev, ctx, seed)
+        # Runs sharing a cache search one key at a time: the second replays the first's
+        # finished search from its state file instead of scoring beside it.
+        waiting = f"{self.name}: waiting for another run searching the same prompts"
+        with exclusive_lock(
+            state_path.with_suffix(".lock"),
+            lambda: ctx.log(waiting),
+            lambda why: ctx.log(f"warning: {self.name}: searching without a lock ({why})"),
+        ):
+            state = SearchState(state_path, ctx.use_cache)
+            bar = f"{self.name}{ctx.variant} search"
+            search = PromptSearch(
+                config,
+                ctx.task.instruction if config.instruction is None else config.instruction,
+                ctx.task.labels,
+                train,
+                ordered_dev(dev, seed, classification),
+                self._outcomes,
+                self._proposer(ctx),
+                state,
+                seed,
+                always,
+                ctx.log,
+                self._fits,
+                search_metric(ctx.task),
+                self._on_workers(ctx),
+                # A bar only against a budget of calls (a seconds budget has no total).
+                (lambda calls: ctx.progress.advance(bar, calls))
+                if config.budget.model_calls is not None
+                else (lambda calls: None),
+                self._passage_counts(ctx),
+                rag.show_labels if (rag := self._rag_config(ctx)) is not None else False,
+            )
             if config.budget.model_calls is not None:
-                ctx.progress.finish(bar)
+                ctx.progress.start(bar, config.budget.model_calls)
+            try:
+                result = search.run()
+            except BudgetTooSmall as error:
+                raise ctx.config_error("budget.model_calls", str(error), None) from error
+            except NothingToSearch as error:
+                hint = "add a count to k or a strategy"
+                raise ctx.config_error("strategies", str(error), hint) from error
+            finally:
+                if config.budget.model_calls is not None:
+                    ctx.progress.finish(bar)
         self.winner = result.winner
         # The test split is answered afresh: nothing retrieved or shown during the search
         # counts (latency includes retrieval; the contamination check sees the test's texts).

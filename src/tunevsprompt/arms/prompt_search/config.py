@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from tunevsprompt.arms.prompting import PromptingConfig
 from tunevsprompt.generation.endpoint import HostedArmKeys
 from tunevsprompt.retrieval.config import EmbedderConfig, IndexConfig
+from tunevsprompt.suite.strict import STRICT, Seed
 
 DemoStrategy = Literal["random", "stratified", "similar", "bootstrapped"]
 MANY_SHOT = "max"
@@ -25,7 +26,7 @@ class SearchBudget(BaseModel):
     the final choice on the full dev split is reserved before the search starts, so the
     limits hold for the whole search, proposals included."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     model_calls: int | None = Field(
         600,
         ge=1,
@@ -121,7 +122,7 @@ class OptimizedPromptConfig(PromptingConfig):
     proposer: ProposerConfig | None = Field(
         None, description="Who writes instructions (default: the suite's model)."
     )
-    seed: int | None = Field(None, description="Seed of the search; default: sampling.seed.")
+    seed: Seed | None = Field(None, description="Seed of the search; default: sampling.seed.")
     embedder: EmbedderConfig | None = Field(
         None, description="strategy similar: the embedder (default: packaged all-MiniLM-L6-v2)."
     )
