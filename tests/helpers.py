@@ -190,3 +190,65 @@ def write_suite(
     path = folder / f"{name}.yaml"
     path.write_text(TUNING_SUITE.format(arms=arms, latency=latency, forgetting=forgetting))
     return load_suite(path)
+
+
+# --- an out-of-scope task (abstention, slices, calibration) ----------------------------------
+
+INTENTS = {
+    "card_lost": ["lost", "stolen", "missing", "misplaced"],
+    "transfer": ["send", "transfer", "wire", "move"],
+    "balance": ["balance", "funds", "savings", "money left"],
+    "pin": ["pin", "passcode", "secret number", "code"],
+}
+OFF_TOPIC = [
+    "what is the weather in {}",
+    "tell me a joke about {}",
+    "how tall is the tallest {}",
+    "recommend a film about {}",
+    "what rhymes with {}",
+    "how do I grow {} at home",
+]
+THINGS = ["tomatoes", "penguins", "volcanoes", "jazz", "castles", "rivers", "robots", "tea"]
+
+
+def out_of_scope_rows(split: str, per_intent: int, oos: int, seed: int) -> list[dict[str, str]]:
+    import random
+
+    rng = random.Random(f"{split}-{seed}")
+    rows = []
+    for intent, words in INTENTS.items():
+        for i in range(per_intent):
+            word = words[i % len(words)]
+            rows.append(
+                {
+                    "text": f"{rng.choice(['hi', 'hello', 'please'])} my card {word} "
+                    f"question {rng.randint(0, 999)}",
+                    "label": intent,
+                }
+            )
+    for i in range(oos):
+        template = OFF_TOPIC[(i + seed) % len(OFF_TOPIC)]
+        rows.append({"text": template.format(rng.choice(THINGS)) + f" {i}", "label": "oos"})
+    return rows
+
+
+def write_out_of_scope_suite(folder: Path, arms: str, extra: str = "") -> Path:
+    """Four intents and out-of-scope messages (label `oos`) in train (a few), dev and test,
+    each row with a `channel`; a suite with `abstain_label: oos` and the given arms."""
+    for split, per, oos, seed in (("train", 12, 3, 1), ("dev", 6, 12, 2), ("test", 8, 24, 3)):
+        rows = out_of_scope_rows(split, per, oos, seed)
+        with (folder / f"{split}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["text", "label", "channel"])
+            writer.writeheader()
+            writer.writerows(
+                {**r, "channel": "app" if i % 3 else "web"} for i, r in enumerate(rows)
+            )
+    suite = folder / "suite.yaml"
+    suite.write_text(
+        "name: out-of-scope\n"
+        "task:\n  type: classification\n"
+        "  data: {train: train.csv, dev: dev.csv, test: test.csv}\n"
+        "  instruction: Name the intent.\n  abstain_label: oos\n"
+        f"arms:\n{arms}latency: {{sample: 0}}\n{extra}"
+    )
+    return suite

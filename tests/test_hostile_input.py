@@ -380,6 +380,27 @@ def test_the_manifest_hashes_the_suite_file_as_it_is_on_disk(tmp_path: Path) -> 
     assert load_suite(suite).sha256 == hashlib.sha256(suite.read_bytes()).hexdigest()
 
 
+def test_slices_and_the_abstain_label_must_be_in_the_data(tmp_path: Path) -> None:
+    suite = folder_with(tmp_path, extra="slices: [channel]\n")
+    rejected(suite, "slices[0]", "the test split has no field 'channel'")
+    suite.write_text(
+        suite.read_text()
+        .replace("slices: [channel]\n", "")
+        .replace("  instruction:", "  abstain_label: oos\n  instruction:")
+    )
+    rejected(suite, "task.abstain_label", "'oos' is not a label of the data")
+    train = [*rows("train", 10), *({"text": f"weather {i}", "label": "oos"} for i in range(3))]
+    test = [*rows("test", 3), {"text": "what is the weather", "label": "oos"}]
+    linear = "  - name: linear\n    type: embed-linear\n"
+    suite = folder_with(tmp_path / "oos", train=train, test=test, arms=linear)  # type: ignore[arg-type]
+    suite.write_text(
+        suite.read_text().replace("  instruction:", "  abstain_label: oos\n  instruction:")
+    )
+    accepted(suite)  # the label-bound arm may lack oos in train: abstaining answers it
+    write_rows(tmp_path / "oos" / "train.csv", rows("train", 10))  # type: ignore[arg-type]
+    assert "the dev split has no 'oos' example" in accepted(suite)
+
+
 # --- run folders and caches -----------------------------------------------------------------
 
 

@@ -66,7 +66,13 @@ def open_page(browser: Browser, html: Path) -> Loaded:
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, Any]:
-    return json.loads((FIXTURE / "results.json").read_text(encoding="utf-8"))
+    """The fixture's results with the explanations `tvp report` now adds from its samples."""
+    from tunevsprompt.explain.assemble import explanations
+
+    found: dict[str, Any] = json.loads((FIXTURE / "results.json").read_text(encoding="utf-8"))
+    lines = (FIXTURE / "samples.jsonl").read_text(encoding="utf-8").splitlines()
+    found["explanations"] = explanations(found, [json.loads(line) for line in lines if line])
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +116,7 @@ def test_request_recorder_sees_a_remote_reference(browser: Browser, tmp_path: Pa
 
 def test_charts_render(report: Loaded, charts: dict[str, str]) -> None:
     svgs = report.page.locator("figure.chart svg")
-    assert svgs.count() == len(charts) == 5
+    assert svgs.count() == len(charts) == 6  # five figures and a confusion heatmap
     for i in range(svgs.count()):
         box = svgs.nth(i).bounding_box()
         assert box is not None and box["width"] > 200 and box["height"] > 100, box
@@ -127,6 +133,63 @@ def test_recommendation_is_visible(report: Loaded, results: dict[str, Any]) -> N
     assert reasons.first.is_visible()
     assert reasons.first.inner_text() == results["recommendation"]["reasons"][0]
     assert report.page.locator("#summary-table tr.recommended td.arm").inner_text() == "lora"
+
+
+def test_where_the_arms_differ_is_shown(report: Loaded, results: dict[str, Any]) -> None:
+    page = report.page
+    assert page.locator("#explanations").is_visible()
+    anchor = results["explanations"]["anchor"]
+    rows = page.locator("#per-class-table tr")
+    held = [r for r in results["explanations"]["per_class"][anchor] if r["support"]]
+    assert rows.count() == 1 + len(held)
+    assert page.locator("#worst-classes-table tr").count() == 1 + len(results["arms"])
+    flips = page.locator("#flips-table tr")
+    assert flips.count() == len(results["arms"])  # a header and one row per rival
+    link = page.locator("#flips-table a").first
+    target = link.get_attribute("href")
+    assert target is not None and page.locator(target).count() == 1
+    assert page.locator(f"#chart-confusion-{anchor} svg").is_visible()
+
+
+@pytest.fixture(scope="module")
+def explained_run(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    """A real run of two no-LLM arms on an out-of-scope task with a slice field: the report
+    has every section of "Where the arms differ"."""
+    from helpers import write_out_of_scope_suite
+    from tunevsprompt.runner import RunOptions, SilentObserver, run_compare
+    from tunevsprompt.suite.loader import load_suite
+
+    folder = tmp_path_factory.mktemp("explained")
+    arms = "  - {name: knn, type: embed-knn, k: 5}\n  - {name: linear, type: embed-linear}\n"
+    write_out_of_scope_suite(folder, arms, "slices: [channel]\n")
+    run = run_compare(
+        load_suite(folder / "suite.yaml"),
+        RunOptions(out=folder / "run", cache_dir=folder / "cache"),
+        SilentObserver(),
+    )
+    loaded = open_page(browser, run / "report.html")
+    yield loaded
+    loaded.page.close()
+
+
+def test_every_explanation_section_renders(explained_run: Loaded) -> None:
+    page = explained_run.page
+    for table, rows in (
+        ("#per-class-table", 1 + 5),  # a header and the five labels
+        ("#worst-classes-table", 1 + 2),
+        ("#flips-table", 1 + 1),
+        ("#slice-channel + p + div table", 1 + 2),
+        ("#abstention-table", 1 + 2),
+        ("#calibration-table", 1 + 2),
+    ):
+        assert page.locator(table).is_visible(), table
+        assert page.locator(f"{table} tr").count() == rows, table
+    for chart in ("reliability", "risk_coverage"):
+        box = page.locator(f"#chart-{chart} svg").bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 100, chart
+    assert page.locator("figure.chart[id^='chart-confusion-'] svg").count() >= 1
+    remote = [u for u in explained_run.requests if not u.startswith(("file://", "data:"))]
+    assert explained_run.errors == [] and remote == []
 
 
 def test_full_page_screenshot(report: Loaded, tmp_path: Path) -> None:

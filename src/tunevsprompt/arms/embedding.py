@@ -211,14 +211,28 @@ class _NeighbourArm(EmbeddingArm):
 def vote(neighbours: Sequence[tuple[str, float]], weighting: str) -> str | None:
     """The label with the most votes (similarities, or one each); ties go to the label of
     the nearest neighbour among the tied."""
+    return counted_vote(neighbours, weighting)[0]
+
+
+def counted_vote(
+    neighbours: Sequence[tuple[str, float]], weighting: str
+) -> tuple[str | None, float | None]:
+    """``vote`` and the winner's share of the votes (its confidence). The share counts each
+    neighbour's cosine similarity s as (1 + s) / 2, which is never negative, so a share always
+    exists and a label with more, if dissimilar, neighbours is not written off."""
     totals: dict[str, float] = defaultdict(float)
+    weights: dict[str, float] = defaultdict(float)
     first: dict[str, int] = {}
     for rank, (label, similarity) in enumerate(neighbours):
-        totals[label] += similarity if weighting == "similarity" else 1.0
+        uniform = weighting != "similarity"
+        totals[label] += 1.0 if uniform else similarity
+        weights[label] += 1.0 if uniform else (1.0 + similarity) / 2
         first.setdefault(label, rank)
     if not totals:
-        return None
-    return max(totals, key=lambda label: (totals[label], -first[label]))
+        return None, None
+    winner = max(totals, key=lambda label: (totals[label], -first[label]))
+    whole = sum(weights.values())
+    return winner, (weights[winner] / whole if whole > 0 else 1.0)
 
 
 class EmbedKnnArm(_NeighbourArm):
@@ -238,10 +252,14 @@ class EmbedKnnArm(_NeighbourArm):
     def predict(self, batch: Sequence[Example]) -> list[Prediction]:
         config = self.config
         assert isinstance(config, EmbedKnnConfig)
-        return [
-            self._answer(example, vote([(n.target, s) for n, s in near], config.weighting), near)
-            for example, near in self._neighbours(batch)
-        ]
+        answers = []
+        for example, near in self._neighbours(batch):
+            label, share = counted_vote([(n.target, s) for n, s in near], config.weighting)
+            answer = self._answer(example, label, near)
+            if share is not None:
+                answer.extra["confidence"] = round(share, 6)
+            answers.append(answer)
+        return answers
 
 
 class NearestAnswerArm(_NeighbourArm):
@@ -335,7 +353,10 @@ class EmbedLinearArm(EmbeddingArm):
                         prediction=label,
                         input_tokens=self._tokens(example.input),
                         output_tokens=0,
-                        extra={"context": {"probability": round(float(row.max()), 4)}},
+                        extra={
+                            "context": {"probability": round(float(row.max()), 4)},
+                            "confidence": round(float(row.max()), 6),
+                        },
                     )
                 )
         return predictions

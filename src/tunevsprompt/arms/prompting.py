@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -225,6 +226,8 @@ class PromptingArm:
         order = sorted(range(len(forms)), key=lambda i: scores.logprobs[i], reverse=True)
         best = order[0]
         margin = scores.logprobs[best] - scores.logprobs[order[1]] if len(order) > 1 else 0.0
+        # The softmax over the label scores the choice was made on: the answer's probability.
+        confidence = 1.0 / sum(math.exp(lp - scores.logprobs[best]) for lp in scores.logprobs)
         return Prediction(
             example.id,
             forms[best],
@@ -232,7 +235,11 @@ class PromptingArm:
             scores.input_tokens,
             scores.token_counts[best],
             "rank",
-            extra={"logprob": scores.logprobs[best], "margin": margin},
+            extra={
+                "logprob": scores.logprobs[best],
+                "margin": margin,
+                "confidence": round(confidence, 6),
+            },
         )
 
     def visible_texts(self) -> list[str]:

@@ -259,6 +259,18 @@ def export(run_dir: Path, out_dir: Path, arm: str, dtype: str, debug: bool) -> N
     type=click.FloatRange(0, 1),
     help="Highest share of failed requests (hosted endpoints), e.g. 0.01.",
 )
+@click.option(
+    "--min-class-recall",
+    "min_class_recall",
+    multiple=True,
+    metavar="LABEL=BAR",
+    help="Lowest recall of one class, on its CI lower bound (repeatable), e.g. card_arrival=0.8.",
+)
+@click.option(
+    "--max-ece",
+    type=click.FloatRange(0, 1),
+    help="Highest expected calibration error of the arm's confidence (CI upper bound).",
+)
 @click.option("--require-recommendation", metavar="ARM", help="Fail unless ARM is recommended.")
 @click.option(
     "--junit",
@@ -273,6 +285,8 @@ def gate(
     max_p95_ms: float | None,
     max_forgetting: str | None,
     max_error_rate: float | None,
+    min_class_recall: tuple[str, ...],
+    max_ece: float | None,
     require_recommendation: str | None,
     junit: Path | None,
     debug: bool,
@@ -281,7 +295,11 @@ def gate(
     Exit 0: every gate passed; 1: a gate failed or could not be evaluated; 2: usage error;
     3: unexpected failure."""
     from tunevsprompt.decide.analyse import Policy
-    from tunevsprompt.decide.gate import merge_gates, parse_forgetting_flag
+    from tunevsprompt.decide.gate import (
+        merge_gates,
+        parse_class_recall_flags,
+        parse_forgetting_flag,
+    )
     from tunevsprompt.measure.metrics import metric_names
     from tunevsprompt.runfolder.read import load_results_dict
 
@@ -301,6 +319,8 @@ def gate(
             "max_p95_ms": max_p95_ms,
             "max_forgetting": parse_forgetting_flag(max_forgetting) if max_forgetting else None,
             "max_error_rate": max_error_rate,
+            "min_class_recall": parse_class_recall_flags(min_class_recall),
+            "max_ece": max_ece,
             "require_recommendation": require_recommendation,
         }
         gates = merge_gates(Policy.from_results(results).gates, flags)

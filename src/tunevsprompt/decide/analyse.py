@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tunevsprompt.decide.config import DecisionConfig, GatesConfig, PricingConfig
 from tunevsprompt.decide.costs import arm_cost, break_even
 from tunevsprompt.decide.recommend import DecisionInputs, recommend
+from tunevsprompt.explain.assemble import explanations
 from tunevsprompt.measure.comparisons import compare_arms, verdict
 from tunevsprompt.measure.latency import latency_intervals
 from tunevsprompt.measure.quality import Figures, QualitySettings
@@ -159,7 +160,7 @@ def decide(
         if not rows:
             # Without samples the intervals cannot be recomputed: say whose they are.
             upgraded["intervals_from"] = written_by
-    return {
+    decided = {
         **results,
         "schema_version": RESULTS_SCHEMA_VERSION,
         **upgraded,
@@ -168,3 +169,7 @@ def decide(
         "break_even": crossings,
         "recommendation": recommend(arms, inputs),
     }
+    if rows:
+        # Without samples the explanations the run wrote are kept, like its comparisons.
+        decided["explanations"] = explanations(decided, rows)
+    return decided

@@ -3,6 +3,8 @@ team should replace with its own prices and bars; results.json records the value
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tunevsprompt.decide.rule import Margin
@@ -181,6 +183,18 @@ class GatesConfig(Constraints):
     require_recommendation: str | None = Field(
         None, description="Fail unless this arm is the recommendation."
     )
+    min_class_recall: dict[str, Annotated[float, Field(ge=0, lt=1)]] | None = Field(
+        None,
+        description="Label → lowest acceptable recall of that class (classification), "
+        "checked on its Clopper–Pearson lower bound: e.g. {card_arrival: 0.8}.",
+    )
+    max_ece: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Highest acceptable expected calibration error of the gated arm's "
+        "confidence (arms that give one), checked on its interval's upper bound.",
+    )
 
     @model_validator(mode="after")
     def _something_to_check(self) -> GatesConfig:
@@ -191,11 +205,14 @@ class GatesConfig(Constraints):
             self.max_error_rate,
             self.max_parse_failure_rate,
             self.require_recommendation,
+            self.min_class_recall,
+            self.max_ece,
         )
         if all(v is None for v in bars):
             raise ValueError(
                 "the gates check nothing: set min_quality, max_p95_ms, max_forgetting, "
-                "max_error_rate, max_parse_failure_rate or require_recommendation"
+                "max_error_rate, max_parse_failure_rate, min_class_recall, max_ece or "
+                "require_recommendation"
             )
         return self
 

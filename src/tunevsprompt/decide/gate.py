@@ -63,6 +63,8 @@ def _has_bars(gates: GatesConfig) -> bool:
         gates.max_forgetting,
         gates.max_error_rate,
         gates.max_parse_failure_rate,
+        gates.min_class_recall,
+        gates.max_ece,
     )
     return any(v is not None for v in bars)
 
@@ -94,7 +96,64 @@ def evaluate_gates(results: dict[str, Any], gates: GatesConfig) -> GateReport:
             outcomes.append(GateResult("arm", "error", why))
         else:
             outcomes.extend(_from_check(c) for c in constraint_checks(arms[arm], gates))
+            for label, bar in (gates.min_class_recall or {}).items():
+                outcomes.append(_class_recall_gate(results, arm, label, bar))
+            if gates.max_ece is not None:
+                outcomes.append(_ece_gate(results, arm, gates.max_ece))
     return GateReport(arm, outcomes)
+
+
+def _ece_gate(results: dict[str, Any], arm: str, bar: float) -> GateResult:
+    """Passed when the arm's calibration error is demonstrated below the bar: its
+    interval's upper bound is under it."""
+    calibrated = (results.get("explanations") or {}).get("calibration") or {}
+    figures = calibrated.get(arm)
+    if figures is None:
+        return GateResult(
+            "ece",
+            "error",
+            f"{arm} has no calibration figures: its answers carry no confidence (answers by "
+            "generation), or the run folder predates them (`tvp report RUN_DIR`)",
+        )
+    ece = figures["ece"]
+    low, high = ece["ci95"]
+    shown = f"ECE {ece['value']:.3f} [{low:.3f}, {high:.3f}]"
+    if high <= bar:
+        return GateResult("ece", "pass", f"{shown} is within the bar {bar:g}")
+    if low > bar:
+        return GateResult("ece", "fail", f"{shown} is above the bar {bar:g}")
+    return GateResult("ece", "fail", f"not demonstrated: {shown} straddles the bar {bar:g}")
+
+
+def _class_recall_gate(results: dict[str, Any], arm: str, label: str, bar: float) -> GateResult:
+    """Passed when the class's recall is demonstrated above the bar: its interval's lower
+    bound clears it (the interval straddling it fails, as for min_quality)."""
+    name = f"class_recall[{label}]"
+    explained = results.get("explanations") or {}
+    rows = (explained.get("per_class") or {}).get(arm)
+    if rows is None:
+        return GateResult(
+            name,
+            "error",
+            "this run has no per-class figures (a generation task, or a run folder written "
+            "before them: `tvp report RUN_DIR` computes them from samples.jsonl)",
+        )
+    row = next((r for r in rows if r["label"] == label), None)
+    if row is None or not row["support"]:
+        return GateResult(name, "error", f"the test split has no example of {label!r}")
+    recall = row["recall"]
+    low, high = recall["ci95"]
+    shown = f"recall of {label!r} {recall['value']:.3f} [{low:.3f}, {high:.3f}] on {row['support']}"
+    if low >= bar:
+        return GateResult(name, "pass", f"{shown} examples clears the bar {bar:g}")
+    if high < bar:
+        return GateResult(name, "fail", f"{shown} examples is below the bar {bar:g}")
+    return GateResult(
+        name,
+        "fail",
+        f"not demonstrated: {shown} examples straddles the bar {bar:g} (more test examples "
+        "of the class would settle it)",
+    )
 
 
 def _recommendation_gate(recommendation: dict[str, Any] | None, wanted: str) -> GateResult:
@@ -187,6 +246,24 @@ def publish(report: GateReport, results: dict[str, Any], junit_path: Path) -> No
             handle.write(step_summary(report, results))
 
 
+def parse_class_recall_flags(values: tuple[str, ...]) -> dict[str, float] | None:
+    """``--min-class-recall LABEL=BAR`` (repeatable) as {label: bar}."""
+    bars: dict[str, float] = {}
+    for value in values:
+        label, sep, bar = value.rpartition("=")
+        try:
+            number = float(bar)
+        except ValueError:
+            number = -1.0
+        if not sep or not label or not 0 <= number < 1:
+            raise GateUsageError(
+                f"--min-class-recall {value!r}: give LABEL=BAR with a bar in [0, 1), e.g. "
+                "card_arrival=0.8"
+            )
+        bars[label] = number
+    return bars or None
+
+
 def parse_forgetting_flag(text: str) -> ForgettingLimit:
     """``--max-forgetting``: `10%` limits the loss to 10% of the base score, `3.5` to 3.5 in
     the probe's units (e.g. perplexity points)."""
@@ -209,7 +286,8 @@ def merge_gates(stored: GatesConfig | None, overrides: dict[str, Any]) -> GatesC
     if not (set(base) | set(given)) - {"arm"}:
         raise GateUsageError(
             "no gates to check: the run's suite has no `gates:` block; pass --min-quality, "
-            "--max-p95-ms, --max-forgetting, --max-error-rate or --require-recommendation"
+            "--max-p95-ms, --max-forgetting, --max-error-rate, --min-class-recall, --max-ece "
+            "or --require-recommendation"
         )
     try:
         return GatesConfig.model_validate({**base, **given})

@@ -20,6 +20,7 @@ from tunevsprompt.arms.capabilities import (
     RecordsRetrieval,
 )
 from tunevsprompt.arms.registry import get_arm_type
+from tunevsprompt.execution.abstention import dev_threshold
 from tunevsprompt.execution.base import RunObserver
 from tunevsprompt.execution.units import Unit, UnitResult, summary, training_summary
 from tunevsprompt.generation.caching import CacheSession
@@ -152,6 +153,12 @@ def _head_pass(job: Pass, unit: Unit) -> UnitResult:
     api = arm.api_record() if isinstance(arm, RecordsEndpoint) else None
     if api is not None:
         record["api"] = api
+    # After the retrieval and request records: the dev answers must not count in them.
+    label = suite.task.abstain_label
+    if label is not None and all("confidence" in p.extra for p in head.predictions):
+        record["abstention"] = dev_threshold(
+            label, job.dev, arm.predict, config.batch_size, job.ctx.seed
+        )
     cluster_field = suite.metrics.cluster_field
     samples = [
         {
@@ -169,6 +176,12 @@ def _head_pass(job: Pass, unit: Unit) -> UnitResult:
             **({"cluster": example_cluster(e, suite.task, cluster_field)} if cluster_field else {}),
             **({"context": p.extra["context"]} if "context" in p.extra else {}),
             **({"error": p.extra["error"]} if "error" in p.extra else {}),
+            **({"confidence": p.extra["confidence"]} if "confidence" in p.extra else {}),
+            **(
+                {"slices": {f: example_cluster(e, suite.task, f) for f in suite.slices}}
+                if suite.slices
+                else {}
+            ),
         }
         for e, p, s in zip(test, head.predictions, head.per_example, strict=True)
     ]

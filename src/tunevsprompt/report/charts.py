@@ -9,6 +9,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tunevsprompt.decide import fmt
+from tunevsprompt.report.calibration_chart import TITLES as CALIBRATION_TITLES
+from tunevsprompt.report.calibration_chart import calibration_chart_names, draw_calibration
+from tunevsprompt.report.confusion_chart import PREFIX as CONFUSION_PREFIX
+from tunevsprompt.report.confusion_chart import (
+    confusion_chart_names,
+    confusion_chart_title,
+    draw_confusions,
+)
 from tunevsprompt.report.search_chart import PREFIX as SEARCH_PREFIX
 from tunevsprompt.report.search_chart import draw_search, search_chart_names, search_chart_title
 from tunevsprompt.report.view import (
@@ -55,12 +63,16 @@ def chart_title(name: str) -> str:
     """The caption of a chart, by its name."""
     if name.startswith(SEARCH_PREFIX):
         return search_chart_title(name)
+    if name.startswith(CONFUSION_PREFIX):
+        return confusion_chart_title(name)
+    if name in CALIBRATION_TITLES:
+        return CALIBRATION_TITLES[name]
     return CHART_TITLES.get(name, name)
 
 
 def render_charts(results: Results) -> dict[str, str]:
     """{chart name: SVG text} for each chart in CHART_TITLES whose data exists, then one per
-    prompt search."""
+    prompt search, then the confusion heatmaps and the calibration charts."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -75,6 +87,10 @@ def render_charts(results: Results) -> dict[str, str]:
     }
     for name in search_chart_names(results):
         drawers[name] = partial(_search, name=name)
+    for name in confusion_chart_names(results):
+        drawers[name] = partial(_confusions, name=name)
+    for name in calibration_chart_names(results):
+        drawers[name] = partial(_calibration, name=name)
     colours = arm_colours(results)
     charts: dict[str, str] = {}
     with matplotlib.rc_context(RC):
@@ -95,6 +111,14 @@ def render_charts(results: Results) -> dict[str, str]:
 
 def _search(fig: Figure, results: Results, colours: dict[str, str], name: str) -> bool:
     return draw_search(fig, results, name)
+
+
+def _confusions(fig: Figure, results: Results, colours: dict[str, str], name: str) -> bool:
+    return draw_confusions(fig, results, name)
+
+
+def _calibration(fig: Figure, results: Results, colours: dict[str, str], name: str) -> bool:
+    return draw_calibration(fig, results, name, colours)
 
 
 def _arm_axis(ax: Axes, names: list[str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from tunevsprompt.decide import fmt
 from tunevsprompt.report import view
 from tunevsprompt.report.charts import CHART_TITLES, chart_title
+from tunevsprompt.report.explain_view import explanation_view
 from tunevsprompt.runfolder.results import Results
 from tunevsprompt.runfolder.results.run import Manifest, ModelManifest, Task
 
@@ -33,6 +34,7 @@ def render_html(
     source = files("tunevsprompt.report").joinpath("templates/report.html.j2").read_text()
     arms = view.arm_names(results)
     examples, total = disagreements(arms, samples, MAX_DISAGREEMENTS)
+    explained = explanation_view(results, {e["id"] for e in examples})
     return env.from_string(source).render(
         header=header(results),
         rec=view.recommendation(results),
@@ -49,6 +51,7 @@ def render_html(
         pricing=view.pricing(results),
         charts=[(name, chart_title(name), inline_svg(name, svg)) for name, svg in _ordered(charts)],
         forgetting=forgetting_rows(results),
+        explained=explained,
         examples=examples,
         disagreeing=total,
         examples_cap=MAX_DISAGREEMENTS,

@@ -10,6 +10,7 @@ from jinja2 import Environment, StrictUndefined
 
 from tunevsprompt.decide import fmt
 from tunevsprompt.report import view
+from tunevsprompt.report.explain_view import explanation_view
 from tunevsprompt.runfolder.results import Results
 
 
@@ -56,4 +57,5 @@ def render_markdown(results: Results, chart_files: Mapping[str, str] | None = No
         pricing=view.pricing(results),
         volumes=[v for v in volumes if decision is None or float(v) != decision],
         charts=[(n, chart_title(n), charts[n]) for n in ordered],
+        explained=explanation_view(results, set()),
     )

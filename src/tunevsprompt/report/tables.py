@@ -51,6 +51,7 @@ SAMPLE_COLUMNS = (
     "prediction",
     "raw_output",
     "correct",
+    "confidence",
     "parse",
     "latency_ms",
     "input_tokens",
@@ -128,7 +129,8 @@ def _cell(value: object) -> object:
     return neutralise(value)
 
 
-def _write(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, object]]) -> None:
+def write_rows(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, object]]) -> None:
+    """A CSV file of ``rows`` under ``columns``, each cell made safe (``_cell``)."""
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()
@@ -138,7 +140,7 @@ def _write(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, objec
 
 def write_summary_csv(path: Path, results: Results) -> None:
     """summary.csv: one row per arm (see ``summary_rows``)."""
-    _write(path, SUMMARY_COLUMNS, summary_rows(results))
+    write_rows(path, SUMMARY_COLUMNS, summary_rows(results))
 
 
 def write_samples_csv(path: Path, samples: Iterable[Mapping[str, Any]]) -> None:
@@ -159,4 +161,4 @@ def write_samples_csv(path: Path, samples: Iterable[Mapping[str, Any]]) -> None:
         row.update({f"score_{metric}": scores.get(metric) for metric in metrics})
         return row
 
-    _write(path, columns, (tidy(sample) for sample in rows))
+    write_rows(path, columns, (tidy(sample) for sample in rows))

@@ -1,6 +1,7 @@
 """Every report of a run folder, from results.json (typed: ``runfolder.results.Results``) and
-samples.jsonl alone: report.md and report.html with their charts, summary.csv, samples.csv
-and costs.xlsx. Each file is written atomically."""
+samples.jsonl alone: report.md and report.html with their charts, summary.csv, samples.csv,
+costs.xlsx, and for runs with explanations their tables (``explain_tables``). Each file is
+written atomically."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def write_reports(
 ) -> list[Path]:
     """Render every report into ``run_dir``; returns the files written."""
     from tunevsprompt.report.charts import render_charts
+    from tunevsprompt.report.explain_tables import write_explanation_csvs
     from tunevsprompt.report.html import render_html
     from tunevsprompt.report.markdown import render_markdown
     from tunevsprompt.report.spreadsheet import write_costs_xlsx
@@ -44,7 +46,8 @@ def write_reports(
     write_file_atomic(run_dir / "summary.csv", lambda p: write_summary_csv(p, results))
     write_file_atomic(run_dir / "samples.csv", lambda p: write_samples_csv(p, rows))
     write_file_atomic(run_dir / "costs.xlsx", lambda p: write_costs_xlsx(p, results))
-    return [*written, *(run_dir / name for name in REPORT_FILES)]
+    tables = write_explanation_csvs(run_dir, results)
+    return [*written, *(run_dir / name for name in REPORT_FILES), *tables]
 
 
 def refresh_run(run_dir: Path, policy: Policy | None = None) -> Results:

@@ -76,6 +76,13 @@ class TaskConfig(Strict):
         None, description="The label set (classification). Default: every label seen in the data."
     )
     instruction: str = Field(description="What the model is asked to do, in plain words.")
+    abstain_label: str | None = Field(
+        None,
+        description="A label of the data that means out of scope (CLINC150's `oos`): every "
+        "arm whose answers carry a confidence also answers it below a threshold chosen on "
+        "the dev split, and the report gives out-of-scope recall and in-scope accuracy "
+        "without and with that abstention (classification).",
+    )
 
 
 class ModelConfig(Strict):
@@ -205,6 +212,11 @@ class Suite(Strict):
         None,
         description="CI gates checked at the end of `tvp compare` (exit 1 when one fails) and by "
         "`tvp gate RUN_DIR`.",
+    )
+    slices: list[str] = Field(
+        default_factory=list,
+        description="Fields of the test data whose values split the test set (a channel, a "
+        "language): the report gives every arm's quality on each value, with its interval.",
     )
 
     @field_validator("arms")

@@ -191,7 +191,26 @@ def _to_examples(loaded: LoadedSuite, split: str, records: Records) -> list[Exam
         )
     if split == "test":
         _check_clusters(loaded, rows, columns)
+        _check_slices(loaded, rows, columns)
     return examples
+
+
+def _check_slices(loaded: LoadedSuite, rows: list[dict[str, Any]], columns: list[Any]) -> None:
+    """Every slice field is a field of the test split (a row without a value falls in the
+    slice "(none)")."""
+    task = loaded.suite.task
+    own = {task.input_field, task.target_field}
+    problems = [
+        loaded.problem(
+            ("slices", i),
+            f"the test split has no field {name!r}",
+            f"its fields are: {', '.join(map(str, columns))}",
+        )
+        for i, name in enumerate(loaded.suite.slices)
+        if name not in own and not any(name in row for row in rows)
+    ]
+    if problems:
+        raise SuiteError(problems)
 
 
 def _check_clusters(loaded: LoadedSuite, rows: list[dict[str, Any]], columns: list[Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tunevsprompt.errors import SuiteProblem
 from tunevsprompt.measure.contamination import NGRAM, sharing_runs
@@ -64,16 +65,45 @@ def _shown(labels: Iterable[str], most: int = 8) -> str:
 def _check_labels(loaded: LoadedSuite, data: TaskData, findings: DataFindings) -> None:
     """Test labels that no train example carries: an arm whose label space is its train
     labels can never give them (an error), the others were never shown one (a warning)."""
+    labels = data.labels.labels if data.labels is not None else []
+    gates = loaded.suite.gates
+    for label in (gates.min_class_recall or {}) if gates else {}:
+        if label not in labels:
+            findings.problems.append(
+                loaded.problem(
+                    ("gates", "min_class_recall", label),
+                    f"{label!r} is not a label of the data",
+                    f"labels: {_shown(labels)}",
+                )
+            )
+    abstain = loaded.suite.task.abstain_label
+    if abstain is not None and abstain not in labels:
+        findings.problems.append(
+            loaded.problem(
+                ("task", "abstain_label"),
+                f"{abstain!r} is not a label of the data",
+                f"name the out-of-scope label the data uses (labels: {_shown(labels)})",
+            )
+        )
+    if abstain is not None and not any(e.target == abstain for e in data.dev):
+        findings.warnings.append(
+            f"the dev split has no {abstain!r} example: the abstention threshold, chosen on "
+            "dev, will not learn to abstain"
+        )
     unseen = {e.target for e in data.test} - {e.target for e in data.train}
     if not unseen:
         return
+    if unseen == {abstain}:
+        # Abstention answers the out-of-scope label; the warning below still says so.
+        blind: list[Any] = []
+    else:
+        blind = [a for a in loaded.arms if a.answers_train_labels_only]
     count = sum(e.target in unseen for e in data.test)
     what = (
         f"{count} of {len(data.test)} test examples carry labels that no train example "
         f"carries: {_shown(unseen)}"
     )
     index = {entry.name: i for i, entry in enumerate(loaded.suite.arms)}
-    blind = [a for a in loaded.arms if a.answers_train_labels_only]
     for config in blind:
         findings.problems.append(
             loaded.problem(

@@ -314,6 +314,7 @@ class EncoderTuningArm:
                     extra={
                         "logprob": round(log_probability, 6),
                         "context": {"probability": round(math.exp(log_probability), 4)},
+                        "confidence": round(math.exp(log_probability), 6),
                     },
                 )
             )

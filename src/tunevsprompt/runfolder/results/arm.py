@@ -145,6 +145,22 @@ class IntegrityRecord(Record):
     )
 
 
+class AbstentionRecord(Record):
+    """The threshold below which the arm answers the out-of-scope label, chosen on dev."""
+
+    label: str | None = Field(None, description="task.abstain_label.")
+    threshold: Num | None = Field(
+        None, description="Confidence below which it abstains (null: see reason)."
+    )
+    reason: str | None = Field(None, description="Why there is no threshold, or why it is shaky.")
+    dev_n: Count | None = Field(None, description="Dev examples it was chosen on.")
+    dev_out_of_scope: Count | None = Field(
+        None, description="Of them, out of scope (fewer than 10: `reason` says it is shaky)."
+    )
+    dev_accuracy_as_answered: Num | None = Field(None, description="Dev accuracy without it.")
+    dev_accuracy_abstaining: Num | None = Field(None, description="Dev accuracy with it.")
+
+
 class ArmRecord(OpenRecord):
     """One arm's measurements and records. Keys an arm's ``prepare`` returns beyond those
     listed here are kept as written."""
@@ -196,6 +212,9 @@ class ArmRecord(OpenRecord):
     inference: InferenceRecord | None = Field(None, description="Tuned arms: the form evaluated.")
     latency_variants: dict[str, LatencyFigures | None] | None = Field(
         None, description="Tuned arms: latency of other forms (LoRA: `unmerged`)."
+    )
+    abstention: AbstentionRecord | None = Field(
+        None, description="Suites with task.abstain_label: the dev-chosen threshold."
     )
     integrity: IntegrityRecord | None = Field(
         None, description="Tuned arms: the check that the adapter changed the outputs."

@@ -10,6 +10,7 @@ from pydantic import Field
 from tunevsprompt.runfolder.results.arm import ArmRecord
 from tunevsprompt.runfolder.results.base import Count, Flag, Num, Record
 from tunevsprompt.runfolder.results.decision import BreakEven, Comparison, Policy, Recommendation
+from tunevsprompt.runfolder.results.explanations import Explanations
 from tunevsprompt.runfolder.results.forgetting import ForgettingSummary
 
 
@@ -149,3 +150,8 @@ class Results(Record):
     )
     break_even: list[BreakEven] | None = Field(None, description="Every pair's break-even volume.")
     recommendation: Recommendation | None = Field(None, description="The decision.")
+    explanations: Explanations | None = Field(
+        None,
+        description="Where the arms differ: per-class figures, confusions, disagreements "
+        "with the anchor arm (classification runs).",
+    )
