@@ -32,11 +32,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tunevsprompt.arms.base import RunContext, TaskInfo
 from tunevsprompt.arms.lora import LoraArm, LoraArmConfig
 from tunevsprompt.generation.hf import load_generator
 from tunevsprompt.generation.model_source import ModelSpec
-from tunevsprompt.task.labels import LabelSet
 from tunevsprompt.training.loop import run_training
 
 FLOPS_PER_TOKEN_PER_PARAM = 4
@@ -56,17 +54,11 @@ def main() -> None:
     from torch.profiler import ProfilerActivity, profile
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from bench_training import INSTRUCTION, Quiet, read_examples
+    from bench_training import Quiet, bench_context, read_examples
 
     spec = ModelSpec(args.model, None, None, args.device, "auto")
     train = read_examples("train")
-    labels = LabelSet(sorted({e.target for e in train}))
-    ctx = RunContext(
-        TaskInfo("classification", INSTRUCTION, labels),
-        seed=0,
-        run_dir=Path(tempfile.gettempdir()),
-        generator_factory=lambda: load_generator(spec),
-    )
+    ctx = bench_context(spec, train)
     base = load_generator(spec)
     arm = LoraArm(LoraArmConfig(name="lora", r=16, alpha=32, learning_rate=2e-4))
     arm._ctx = ctx  # the bench drives the arm's pieces directly, without prepare()

@@ -60,6 +60,17 @@ def read_examples(split: str) -> list[Example]:
     return [Example(f"{split}-{i}", r["text"], r["category"]) for i, r in enumerate(rows)]
 
 
+def bench_context(spec: ModelSpec, train: list[Example]) -> RunContext:
+    """The run context a bench drives a tuning arm with: the Banking77 task, seed 0."""
+    labels = LabelSet(sorted({e.target for e in train}))
+    return RunContext(
+        TaskInfo("classification", INSTRUCTION, labels),
+        seed=0,
+        run_dir=Path(tempfile.gettempdir()),
+        generator_factory=lambda: load_generator(spec),
+    )
+
+
 def make_arm(method: str, ctx: RunContext) -> TuningArm:
     arm: TuningArm
     if method == "lora":
@@ -124,13 +135,7 @@ def main() -> None:
     spec = ModelSpec(args.model, None, None, args.device, "auto")
     train = read_examples("train")
     test = read_examples("test")[:: 3080 // args.latency_n][: args.latency_n]
-    labels = LabelSet(sorted({e.target for e in train}))
-    ctx = RunContext(
-        TaskInfo("classification", INSTRUCTION, labels),
-        seed=0,
-        run_dir=Path(tempfile.gettempdir()),
-        generator_factory=lambda: load_generator(spec),
-    )
+    ctx = bench_context(spec, train)
     pool = train[::7]
     rows: list[dict[str, Any]] = []
     latency: dict[str, float] = {}
