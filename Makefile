@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/tvp compare suites/support-bot.yaml
+	$(BIN)/tvp compare suites/demo.yaml
 
 # The report test opens report.html in a real headless browser: Debian's chromium, installed
 # here when missing (needs root and the Debian mirror; without them that one test is skipped

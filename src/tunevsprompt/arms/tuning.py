@@ -18,6 +18,7 @@ from tunevsprompt.arms.prompting import PromptingArm
 from tunevsprompt.arms.tuning_config import TuningConfig
 from tunevsprompt.errors import RunError
 from tunevsprompt.generation.base import Generator
+from tunevsprompt.generation.quiet import no_peft_deprecation_noise
 from tunevsprompt.measure.evaluate import score_predictions
 from tunevsprompt.task.data import stratified_sample
 from tunevsprompt.task.types import Example, Prediction
@@ -160,7 +161,8 @@ class TuningArm(PromptingArm):
             return cache.load(base.model)
         if not ctx.use_cache and checkpoint.exists():
             checkpoint.unlink()
-        peft_model = self.attach(base)
+        with no_peft_deprecation_noise():
+            peft_model = self.attach(base)
         trainable = self.trainable(peft_model, base)
         if self.tuning.gradient_checkpointing:
             base.model.gradient_checkpointing_enable(

@@ -8,6 +8,7 @@ import click
 
 from tunevsprompt import __version__
 from tunevsprompt.cli.compare import compare
+from tunevsprompt.cli.init_command import init
 from tunevsprompt.cli.run_folder_commands import export, gate, plan, report
 from tunevsprompt.cli.suite_commands import schema, validate
 
@@ -18,5 +19,5 @@ def main() -> None:
     """Prompt it, retrieve for it, or fine-tune it? Measure the arms, then decide."""
 
 
-for command in (validate, schema, compare, report, plan, export, gate):
+for command in (init, validate, schema, compare, report, plan, export, gate):
     main.add_command(command)

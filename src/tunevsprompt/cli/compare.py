@@ -63,6 +63,12 @@ from tunevsprompt.cli.guard import apply_gates, csv_list, device_option, run_gua
     help="With --executor ray: workers that score an optimized-prompt arm's candidates at "
     "once (each loads the model).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what would run (arms, examples, training steps, probes, what is reused) and "
+    "the time each arm should take on this device, from a few calibration passes; run nothing.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def compare(
     suite: Path,
@@ -77,11 +83,14 @@ def compare(
     executor: str,
     ray_address: str | None,
     ray_search_workers: int,
+    dry_run: bool,
     debug: bool,
 ) -> None:
     """Run the arms of SUITE, write results.json, samples.jsonl and the reports, then apply
     the suite's gates (exit 1 when one fails)."""
-    from tunevsprompt.cli.console import ConsoleObserver, recommendation_text, summary_table
+    from tunevsprompt.cli.console import ConsoleObserver, print_summary
+    from tunevsprompt.estimate.run import estimate_run
+    from tunevsprompt.execution.base import load_default_generator
     from tunevsprompt.runner import RunOptions, run_compare
     from tunevsprompt.suite.loader import load_suite
 
@@ -94,18 +103,27 @@ def compare(
         if arms and not no_gate:
             loaded.require_gated_arms(arms)
         options = RunOptions(arms, limit, train_limit, out, device, not no_cache, cache_dir)
+        plan, model = estimate_run(loaded, options, observer.message)
+        if dry_run:
+            for line in plan.lines():
+                observer.message(line)
+            return
+        observer.message(plan.headline())
+        observer.expect(plan.seconds_by_arm(), plan.fixed_s)
         chosen = None
         if executor == "ray":
             from tunevsprompt.execution.ray_cluster import RayExecutor
 
             chosen = RayExecutor(address=ray_address, job_workers=ray_search_workers)
+        reuse = (lambda _loaded, _options: model) if model is not None else None
         try:
-            run_dir = run_compare(loaded, options, observer, executor=chosen)
+            run_dir = run_compare(
+                loaded, options, observer, reuse or load_default_generator, executor=chosen
+            )
         finally:
             observer.close()
         results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-        observer.console.print(summary_table(results))
-        observer.console.print(recommendation_text(results))
+        print_summary(observer, results)
         observer.console.print(f"run folder: {run_dir} (report.html, costs.xlsx, summary.csv)")
         gates = loaded.suite.gates
         if gates is not None and not no_gate:

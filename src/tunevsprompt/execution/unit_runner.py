@@ -24,19 +24,16 @@ from tunevsprompt.execution.base import (
     load_hf_generator,
     prediction_cache_path,
 )
+from tunevsprompt.execution.part_key import part_key
 from tunevsprompt.execution.passes import PASSES, Pass
 from tunevsprompt.execution.units import Unit, UnitResult, effective_config
 from tunevsprompt.forgetting.measure import ForgettingMeter
 from tunevsprompt.generation.caching import CacheSession, CachingGenerator
 from tunevsprompt.generation.device import device_name
-from tunevsprompt.generation.endpoint import is_hosted
 from tunevsprompt.runfolder.store import (
     PredictionCache,
-    content_key,
-    path_digest,
     write_json_atomic,
 )
-from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
 from tunevsprompt.suite.loader import LoadedSuite
 
 if TYPE_CHECKING:
@@ -115,7 +112,7 @@ class UnitRunner:
         loaded, options = self.run.loaded, self.run.options
         config = effective_config(_arm_config(loaded, unit.arm), unit.params)
         part_path = self.run.run_dir / PARTS_DIR / f"{unit.label}.json"
-        key = _part_key(loaded, options, config, unit, self.meter)
+        key = part_key(loaded, options, config, unit, self.meter.identity)
         if options.use_cache and part_path.exists():
             part = json.loads(part_path.read_text(encoding="utf-8"))
             if part.get("key") == key:
@@ -202,52 +199,6 @@ def _config_error(
         return SuiteError([loaded.problem(loc, message, hint)])
 
     return error
-
-
-def _part_key(
-    loaded: LoadedSuite, options: Any, config: ArmConfig, unit: Unit, meter: ForgettingMeter
-) -> str:
-    """Everything a unit's result depends on. The arm's list of seeds, its learning-curve
-    sizes and its sweep are left out: each pass is its own unit, so adding a seed reuses
-    the passes that finished."""
-    suite = loaded.suite
-    # The arms it starts from (an optimized prompt's hand-written candidates); the key of an
-    # arm that names none is as before.
-    named = set(config.arm_references().values())
-    references = {
-        a.name: {
-            "config": a.model_dump(mode="json", exclude={"seeds", "train_sizes", "sweep"}),
-            "data": {key: path_digest(loaded.folder / raw) for key, raw in a.data_paths().items()},
-        }
-        for a in loaded.all_arms
-        if a.name in named
-    }
-    return content_key(
-        {
-            **({"references": references} if references else {}),
-            "arm": config.model_dump(mode="json", exclude={"seeds", "train_sizes", "sweep"}),
-            "pass": {"kind": unit.kind, "seed": unit.seed, "size": unit.size},
-            "arm_data": {
-                key: path_digest(loaded.folder / raw) for key, raw in config.data_paths().items()
-            },
-            "task": suite.task.model_dump(mode="json"),
-            "model": suite.model.model_dump(mode="json"),
-            # A hosted arm's answers depend on the suite's endpoint defaults too.
-            "endpoint": suite.openai.model_dump(mode="json")
-            if suite.openai and is_hosted(config)
-            else None,
-            "sampling": suite.sampling.model_dump(mode="json"),
-            "metrics": suite.metrics.model_dump(mode="json"),
-            # The timed sample depends on the decision and gates (a p95 bar times 72).
-            "latency": {**suite.latency.model_dump(mode="json"), "sample": suite.latency_sample()},
-            # Only arms that are probed depend on the probes.
-            "forgetting": meter.identity if config.changes_weights else None,
-            "limit": options.limit,
-            "train_limit": options.train_limit,
-            "device": options.device,
-            "schema": RESULTS_SCHEMA_VERSION,
-        }
-    )
 
 
 def _model_manifest(generator: CachingGenerator | None) -> dict[str, Any]:

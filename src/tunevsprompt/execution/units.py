@@ -106,6 +106,18 @@ def _sweep_of(config: ArmConfig) -> SweepConfig | None:
     return config.sweep if isinstance(config, Sweepable) else None
 
 
+def sweep_trials(config: ArmConfig, suite_seed: int) -> list[Unit]:
+    """A swept arm's trial units, in order (none for an arm without a sweep)."""
+    sweep = _sweep_of(config)
+    if sweep is None:
+        return []
+    first_seed = _seeds(config, suite_seed)[0]
+    return [
+        Unit(config.name, "trial", first_seed, trial=i, params=p)
+        for i, p in enumerate(trial_params(config, sweep))
+    ]
+
+
 class Schedule:
     """Hands out units as their inputs are ready: every unit at once, except that a swept
     arm's other passes wait for its trials (they use the winning settings)."""
@@ -119,19 +131,14 @@ class Schedule:
         self._trials: dict[str, list[dict[str, Any]]] = {}
         self._chosen: dict[str, dict[str, Any]] = {}
         for config in arms:
-            sweep = _sweep_of(config)
             passes = arm_units(config, suite_seed, n_train, {})
-            if sweep is None:
+            trials = sweep_trials(config, suite_seed)
+            if not trials:
                 self._ready += passes
                 self._expected[config.name] = len(passes)
                 continue
-            trials = trial_params(config, sweep)
-            self._trials[config.name] = trials
-            first_seed = _seeds(config, suite_seed)[0]
-            self._ready += [
-                Unit(config.name, "trial", first_seed, trial=i, params=p)
-                for i, p in enumerate(trials)
-            ]
+            self._trials[config.name] = [unit.params for unit in trials]
+            self._ready += trials
             # The passes are handed out once the trials are done, with the winner's settings.
             self._expected[config.name] = len(trials) + len(passes)
         self.total = sum(self._expected.values())

@@ -8,6 +8,8 @@ torch and transformers are imported inside functions so that importing this modu
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +31,19 @@ the memory peak (rows x window x vocabulary)."""
 
 PACK_BUDGET = 2048
 """Most tokens in one packed scoring pass: the L x L mask and attention grow quadratically."""
+
+
+def cache_keyword(model: Any) -> str:
+    """The forward keyword for a KV cache: ``cache`` where transformers renamed
+    ``past_key_values`` (5.2x and later, which warn on the old name), else the old one."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return _cache_keyword_of(type(base))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=32)
+def _cache_keyword_of(model_class: type) -> str:
+    parameters = inspect.signature(model_class.forward).parameters  # type: ignore[attr-defined]
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 class ScoringModel(Protocol):
@@ -151,10 +166,11 @@ class Scorer:
             # From scratch the soft prompt (if any) goes in first; otherwise it is in the cache.
             inputs = self.gen.model_inputs(new_ids) if shared == 0 else {"input_ids": new_ids}
             start = 0 if shared == 0 else virtual + shared
+            cache = {cache_keyword(self.gen.model): self._cache}
             out = self.gen.model(
                 **inputs,
+                **cache,
                 position_ids=torch.arange(start, total, device=self.gen.device)[None],
-                past_key_values=self._cache,
                 use_cache=True,
                 logits_to_keep=1,
             )
@@ -167,7 +183,7 @@ class Scorer:
                     input_ids=torch.tensor([flat], device=self.gen.device),
                     attention_mask=mask.to(self.gen.device),
                     position_ids=positions.to(self.gen.device),
-                    past_key_values=self._cache,
+                    **cache,
                     use_cache=True,
                 ).logits[0]
                 self._cache.crop(-len(flat))

@@ -159,7 +159,10 @@ def dequantised_folder(gguf_path: Path, sha256: str) -> Path:
     models.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=models))
     try:
-        _dequantise(gguf_path, staging)
+        from tunevsprompt.generation.quiet import no_stderr_bars
+
+        with no_stderr_bars():
+            _dequantise(gguf_path, staging)
         staging.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
         (staging / "tunevsprompt-source.json").write_text(
             json.dumps({"gguf_file": gguf_path.name, "gguf_sha256": sha256}, indent=2) + "\n"

@@ -18,9 +18,10 @@ EXAMPLES_PER_INTENT = 4
 SEED = 77
 
 
-def main() -> None:
+def write_catalog(train_csv: Path, out: Path) -> None:
+    """One catalog entry per intent of `train_csv`, written to `out`."""
     by_intent: dict[str, list[str]] = defaultdict(list)
-    with (HERE / "train.csv").open(newline="", encoding="utf-8") as handle:
+    with train_csv.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             by_intent[row["category"]].append(row["text"].strip())
     rng = random.Random(SEED)
@@ -32,8 +33,8 @@ def main() -> None:
             f"- {m}" for m in examples
         )
         lines.append(json.dumps({"id": intent, "text": text, "name": name}, ensure_ascii=False))
-    (HERE / "intents.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main()
+    write_catalog(HERE / "train.csv", HERE / "intents.jsonl")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunevsprompt.arms.encoder.items import pad_batch
+from tunevsprompt.generation.quiet import no_loading_bars
 
 if TYPE_CHECKING:
     import torch
@@ -119,7 +120,8 @@ class EncoderClassifier:
             init_bias=self.head.bias.detach().clone(),
         )
         whole = SentenceTransformer(modules=[*self.encoder, dense], device=self.device)
-        whole.save(str(folder))
+        with no_loading_bars():
+            whole.save(str(folder))
         (folder / LABELS_FILE).write_text(
             json.dumps({"labels": self.labels}, ensure_ascii=False, indent=1) + "\n",
             encoding="utf-8",
@@ -130,8 +132,6 @@ class EncoderClassifier:
         """A folder ``save`` wrote: the encoder and the head split apart again."""
         import torch
         from sentence_transformers import SentenceTransformer
-
-        from tunevsprompt.generation.quiet import no_loading_bars
 
         with no_loading_bars():
             whole = SentenceTransformer(str(folder), device=device)

@@ -1,0 +1,1 @@
+"""`tvp init`: a commented suite written from a data file, folder or saved dataset."""
