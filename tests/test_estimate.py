@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -56,9 +57,10 @@ def test_work_is_counted_from_the_suite_and_its_data() -> None:
     assert all(a.unknown is None and a.passes == 1 and not a.reused for a in work.arms)
 
 
-def write_part(run_dir: Path, arm: str, key: str) -> None:
+def write_part(run_dir: Path, label: str, key: str, record: dict | None = None) -> None:  # type: ignore[type-arg]
     (run_dir / PARTS_DIR).mkdir(exist_ok=True)
-    (run_dir / PARTS_DIR / f"{arm}.json").write_text(json.dumps({"key": key, "record": {}}))
+    part = {"key": key, "record": record or {}}
+    (run_dir / PARTS_DIR / f"{label}.json").write_text(json.dumps(part))
 
 
 def test_only_parts_a_rerun_would_reuse_count_as_reused(tmp_path: Path) -> None:
@@ -84,6 +86,51 @@ def test_only_parts_a_rerun_would_reuse_count_as_reused(tmp_path: Path) -> None:
     assert not {a.name: a for a in demo_work(tmp_path, RunOptions(limit=50)).arms}["lora"].reused
 
 
+def test_a_swept_arm_reuses_its_trials_then_passes_with_the_winners_settings(
+    tmp_path: Path,
+) -> None:
+    from tunevsprompt.execution.part_key import part_key
+    from tunevsprompt.execution.units import arm_units, effective_config, sweep_trials
+    from tunevsprompt.forgetting.measure import forgetting_identity
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        DEMO.read_text().replace(
+            "    integrity_sample: 16\n  - name: soft-prompt",
+            "    integrity_sample: 16\n    sweep:\n      params:\n"
+            "        learning_rate: [0.001, 0.002]\n  - name: soft-prompt",
+        )
+    )
+    shutil.copytree(REPO / "suites/data/banking77-10", tmp_path / "data/banking77-10")
+    loaded = load_suite(suite)
+    options, identity = RunOptions(), forgetting_identity(loaded)
+    config = next(a for a in loaded.arms if a.name == "lora")
+    trials = sweep_trials(config, 0)
+    assert [t.params for t in trials] == [{"learning_rate": 0.001}, {"learning_rate": 0.002}]
+
+    def count():  # type: ignore[no-untyped-def]
+        data = load_task_data(loaded, None, None)
+        return {a.name: a for a in count_work(loaded, data, tmp_path, options).arms}["lora"]
+
+    assert (count().passes, count().reused_passes) == (3, 0)  # two trials, the headline
+    for trial, dev in zip(trials, (0.5, 0.7), strict=True):
+        key = part_key(loaded, options, effective_config(config, trial.params), trial, identity)
+        write_part(tmp_path, trial.label, key, {"dev": {"value": dev}})
+    assert (count().passes, count().reused_passes) == (1, 2)  # the trials are reused
+    head = arm_units(config, 0, 200, {"learning_rate": 0.002})[0]  # the winner's settings
+    key = part_key(loaded, options, effective_config(config, head.params), head, identity)
+    write_part(tmp_path, "lora", key)
+    assert count().reused
+
+
+def test_a_generation_task_is_priced_as_generating() -> None:
+    loaded = load_suite(REPO / "suites" / "northwind-help.yaml")
+    data = load_task_data(loaded, None, None)
+    arms = {a.name: a for a in count_work(loaded, data, None, RunOptions()).arms}
+    assert all(a.generate_tokens > 0 for a in arms.values() if a.local_llm)
+    assert count_work(loaded, data, None, RunOptions()).generates
+
+
 def test_pricing_adds_each_kind_of_work() -> None:
     arms = {a.name: a for a in demo_work().arms}
     costs = Costs(
@@ -102,7 +149,7 @@ def test_pricing_adds_each_kind_of_work() -> None:
     assert arm_seconds(arms["few-shot-similar"], costs) == pytest.approx(similar)
     lora = 138 * 0.1 + 50 * 8 * 0.3 + 60 * 0.3 / 3 + 2.0 + 2048 * 0.01 + 40 * 0.05
     assert arm_seconds(arms["lora"], costs) == pytest.approx(lora)
-    setfit = 125 * 32 * 0.03 + arms["setfit"].encoder_texts * 0.01 + 22 * 0.2
+    setfit = 125 * 32 * 0.03 + arms["setfit"].encoder_texts * 0.01  # timed: embedded too
     assert arm_seconds(arms["setfit"], costs) == pytest.approx(setfit)
     # A second seed repeats the per-pass work, not the timed requests or the probes.
     lora_work = arms["lora"]
@@ -141,9 +188,10 @@ def test_run_clock_rescales_by_the_finished_arms() -> None:
     clock.took["a"] = 10.0
     assert clock.scale() == pytest.approx(1.0)  # ratios 1.0, 0.2, 1.1
 
-    last = clock.last
-    clock.finished("not-estimated")  # an arm without an estimate moves nothing
-    assert clock.last == last and clock.done == ["a", "c", "d"]
+    clock.last -= 30.0
+    clock.finished("not-estimated")  # its 30 s are its own, not the next arm's
+    assert clock.done == ["a", "c", "d"] and "not-estimated" not in clock.took
+    assert time.monotonic() - clock.last < 1.0
     clock.finished("b")
     assert clock.left() == pytest.approx(3.0, abs=0.5)  # only the reports are left
     clock.last -= 10.0

@@ -115,6 +115,8 @@ def compare(
             from tunevsprompt.execution.ray_cluster import RayExecutor
 
             chosen = RayExecutor(address=ray_address, job_workers=ray_search_workers)
+        if chosen is not None:  # Ray workers load their own copies: free this one
+            model = None
         reuse = (lambda _loaded, _options: model) if model is not None else None
         try:
             run_dir = run_compare(

@@ -158,11 +158,11 @@ class RunClock:
             self.start = self.last = time.monotonic()
 
     def finished(self, name: str) -> None:
+        now = time.monotonic()
         if name in self.estimates and name not in self.done:
-            now = time.monotonic()
             self.done.append(name)
             self.took[name] = now - self.last
-            self.last = now
+        self.last = now  # an arm without an estimate has its time to itself too
 
     def scale(self) -> float:
         ratios = [self.took[n] / self.estimates[n] for n in self.done if self.estimates[n] >= 5]

@@ -152,7 +152,8 @@ def arm_seconds(work: ArmWork, costs: Costs) -> float | None:
     if work.train_steps:
         one_pass += costs.llm_load_s  # a trainable copy of the model
     once = work.headline_prompts * per_prompt if work.head_runs else 0.0
-    return work.passes * one_pass + once + sum(probe_seconds(p, costs) for p in work.probes)
+    probes = sum(probe_seconds(p, costs) for p in work.probes)
+    return work.passes * (one_pass + work.fixed_s) + once + probes
 
 
 def plan_run(

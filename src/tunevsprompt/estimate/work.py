@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
+from typing import Any
 
 from tunevsprompt.arms.base import ArmConfig
 from tunevsprompt.arms.embedding import EmbeddingArmConfig
@@ -19,8 +20,8 @@ from tunevsprompt.arms.rag import RagConfig
 from tunevsprompt.arms.training_keys import TrainingKeys
 from tunevsprompt.arms.tuning_config import TuningConfig
 from tunevsprompt.execution.base import RunOptions
-from tunevsprompt.execution.part_key import finished_part
-from tunevsprompt.execution.units import arm_units, sweep_trials
+from tunevsprompt.execution.part_key import finished_record
+from tunevsprompt.execution.units import Unit, arm_units, sweep_trials, winning_trial
 from tunevsprompt.forgetting.config import ProbeConfig
 from tunevsprompt.forgetting.measure import forgetting_identity
 from tunevsprompt.generation.endpoint import is_hosted
@@ -64,6 +65,8 @@ class ArmWork:
     encoder_texts: int = 0
     encoder_train_steps: int = 0
     encoder_train_batch: int = 0
+    fixed_s: float = 0.0
+    """Seconds spent whatever the costs (a prompt search limited by time only)."""
     probes: list[ProbeConfig] = field(default_factory=list)
     unknown: str | None = None
     """Why the arm's time is not estimated (a hosted endpoint, a plugin arm type)."""
@@ -114,16 +117,10 @@ def count_work(
     identity = forgetting_identity(loaded) if run_dir is not None else {}
     arms = []
     for config in loaded.arms:
-        units = sweep_trials(config, suite.sampling.seed)
-        units += arm_units(config, suite.sampling.seed, sizes[0], {})
-        reused = [
-            u
-            for u in units
-            if run_dir is not None and finished_part(loaded, options, config, u, identity, run_dir)
-        ]
+        units, reused = _units(loaded, options, config, sizes[0], identity, run_dir)
         work = ArmWork(config.name, config.type, len(units) - len(reused), len(reused))
         work.head_runs = not any(u.kind == "head" for u in reused)
-        _fill(work, config, sizes, timed, mean_demo)
+        _fill(work, config, sizes, min(timed, sizes[2]), mean_demo, suite.task.type)
         if config.changes_weights and work.local_llm:
             work.probes = probes if work.head_runs else []
         arms.append(work)
@@ -131,8 +128,44 @@ def count_work(
     return RunWork(arms, probes if probed else [], *sizes, mean_demo)
 
 
+def _units(
+    loaded: LoadedSuite,
+    options: RunOptions,
+    config: ArmConfig,
+    n_train: int,
+    identity: dict[str, Any],
+    run_dir: Path | None,
+) -> tuple[list[Unit], list[Unit]]:
+    """The arm's units as the run will schedule them, and those a rerun into ``run_dir``
+    would reuse. A swept arm's other passes carry its winning trial's settings, known here
+    only once every trial has finished."""
+    seed = loaded.suite.sampling.seed
+
+    def record(unit: Unit) -> dict[str, Any] | None:
+        if run_dir is None:
+            return None
+        return finished_record(loaded, options, config, unit, identity, run_dir)
+
+    trials = sweep_trials(config, seed)
+    trial_records = [record(u) for u in trials]
+    chosen: dict[str, Any] = {}
+    if trials and all(r is not None for r in trial_records):
+        done = [r for r in trial_records if r is not None]
+        chosen = trials[winning_trial(config.name, done)].params
+    passes = arm_units(config, seed, n_train, chosen)
+    reused = [u for u, r in zip(trials, trial_records, strict=True) if r is not None]
+    if not trials or chosen:
+        reused += [u for u in passes if record(u) is not None]
+    return trials + passes, reused
+
+
 def _fill(
-    work: ArmWork, config: ArmConfig, sizes: tuple[int, int, int], timed: int, demo: float
+    work: ArmWork,
+    config: ArmConfig,
+    sizes: tuple[int, int, int],
+    timed: int,
+    demo: float,
+    task_type: str,
 ) -> None:
     """The counts of one arm by its config's kind; other kinds are left unestimated."""
     n_train, n_dev, n_test = sizes
@@ -144,7 +177,7 @@ def _fill(
         work.scored_prompts = n_test
         work.headline_prompts = timed
         work.plain_prompt = isinstance(config, TuningConfig) or not config.show_labels
-        if config.decide == "generate":
+        if config.decide_for(task_type) == "generate":
             work.generate_tokens = config.max_new_tokens
     if isinstance(config, FewShotConfig) and config.selection == "similar":
         work.prompt_chars = config.k * demo
@@ -157,21 +190,23 @@ def _fill(
         counts = [k for k in config.k if isinstance(k, int)] or [8]
         work.prompt_chars = max(counts) * demo
         work.scored_prompts += config.budget.model_calls or 0
+        if config.budget.model_calls is None:
+            work.fixed_s = config.budget.seconds or 0.0
         work.encoder_texts = n_train + n_test
     elif isinstance(config, TuningConfig):
-        _fill_tuning(work, config, n_train, n_dev)
+        _fill_tuning(work, config, sizes)
     elif isinstance(config, EmbeddingArmConfig):
-        work.encoder_texts = n_train + n_test
-        work.headline_prompts = timed
+        work.encoder_texts = n_train + n_test + timed
     elif isinstance(config, EncoderTuningConfig):
         pairs = isinstance(config, SetFitConfig)
         items = n_train * 2 * config.pair_rounds if isinstance(config, SetFitConfig) else n_train
         steps = _steps(config, math.ceil(items / config.train_batch_size))
         work.encoder_train_steps = steps
-        work.encoder_train_batch = (2 if pairs else 1) * config.train_batch_size
+        work.encoder_train_batch = (
+            (2 if pairs else 1) * config.train_batch_size * config.gradient_accumulation
+        )
         dev = min(config.dev_limit, n_dev)
-        work.encoder_texts = n_train + n_test + _dev_evaluations(config, steps) * dev
-        work.headline_prompts = timed
+        work.encoder_texts = n_train + n_test + timed + _dev_evaluations(config, steps) * dev
     elif not isinstance(config, PromptingConfig):
         work.unknown = f"no estimate for arm type {config.type!r}"
 
@@ -186,13 +221,15 @@ def _dev_evaluations(config: TrainingKeys, steps: int) -> int:
     return max(1, math.ceil(config.epochs)) if config.max_steps is None else 1
 
 
-def _fill_tuning(work: ArmWork, config: TuningConfig, n_train: int, n_dev: int) -> None:
+def _fill_tuning(work: ArmWork, config: TuningConfig, sizes: tuple[int, int, int]) -> None:
+    n_train, n_dev, n_test = sizes
     steps = _steps(config, math.ceil(n_train / config.train_batch_size))
-    work.train_steps, work.train_batch = steps, config.train_batch_size
+    work.train_steps = steps
+    work.train_batch = config.train_batch_size * config.gradient_accumulation
     dev = min(config.dev_limit, n_dev)
     evaluations = _dev_evaluations(config, steps)
     if config.select_on == "primary":
         work.scored_prompts += evaluations * dev
     else:
         work.dev_loss_examples = evaluations * dev
-    work.headline_prompts += config.integrity_sample
+    work.headline_prompts += min(config.integrity_sample, n_test)

@@ -10,7 +10,7 @@ from typing import Any
 
 from tunevsprompt.arms.base import ArmConfig
 from tunevsprompt.execution.base import PARTS_DIR, RunOptions
-from tunevsprompt.execution.units import Unit
+from tunevsprompt.execution.units import Unit, effective_config
 from tunevsprompt.generation.endpoint import is_hosted
 from tunevsprompt.runfolder.store import content_key, path_digest
 from tunevsprompt.runfolder.versions import RESULTS_SCHEMA_VERSION
@@ -67,22 +67,25 @@ def part_key(
     )
 
 
-def finished_part(
+def finished_record(
     loaded: LoadedSuite,
     options: RunOptions,
     config: ArmConfig,
     unit: Unit,
     forgetting: dict[str, Any],
     run_dir: Path,
-) -> bool:
-    """Whether a rerun into ``run_dir`` would reuse ``unit`` whole."""
+) -> dict[str, Any] | None:
+    """The record of ``unit`` when a rerun into ``run_dir`` would reuse it whole (``config``
+    is the arm's, before the unit's ``params``), else None."""
     path = run_dir / PARTS_DIR / f"{unit.label}.json"
     if not options.use_cache or not path.is_file():
-        return False
+        return None
     try:
         part = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(part, dict) and part.get("key") == part_key(
-        loaded, options, config, unit, forgetting
-    )
+        return None
+    key = part_key(loaded, options, effective_config(config, unit.params), unit, forgetting)
+    if not isinstance(part, dict) or part.get("key") != key:
+        return None
+    record = part.get("record")
+    return record if isinstance(record, dict) else {}

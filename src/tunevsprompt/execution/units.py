@@ -160,7 +160,7 @@ class Schedule:
             finished = [r for r in results.values() if r.unit.kind == "trial"]
             if len(finished) == len(trials):
                 records = [results[f"{unit.arm}@trial{i}"].record for i in range(len(trials))]
-                chosen = trials[_winner(unit.arm, records)]
+                chosen = trials[winning_trial(unit.arm, records)]
                 self._chosen[unit.arm] = chosen
                 config = self._config(unit.arm)
                 self._ready += arm_units(config, self.suite_seed, self.n_train, chosen)
@@ -220,7 +220,7 @@ class Schedule:
         trials = [
             self._results[name][f"{name}@trial{i}"].record for i in range(len(self._trials[name]))
         ]
-        best = _winner(name, trials)
+        best = winning_trial(name, trials)
         return {
             "method": sweep.method,
             "seed": sweep.seed,
@@ -232,7 +232,7 @@ class Schedule:
         }
 
 
-def _winner(arm: str, trials: list[dict[str, Any]]) -> int:
+def winning_trial(arm: str, trials: list[dict[str, Any]]) -> int:
     """The trial with the best dev score; trials that diverged have none."""
     scores = [float(t["dev"]["value"]) if t.get("dev") else -math.inf for t in trials]
     if all(score == -math.inf for score in scores):

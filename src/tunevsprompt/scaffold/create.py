@@ -157,21 +157,26 @@ def _write_with_splits(
 ) -> None:
     """Write the split files into a staging folder, validate the suite against them, then
     move both into place; on a problem remove everything this call wrote."""
-    created = not out.parent.exists()
+    created = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
+    moved = False
     try:
         write_splits(staging, splits)
         plan.files = {split: f"{staging.name}/{split}.jsonl" for split in splits}
         _write_validated(out, render_suite(profile, plan), out.with_name(f".{out.name}.check"))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
+        moved = True
         plan.files = {split: f"{final.name}/{split}.jsonl" for split in splits}
         write_text_atomic(out, render_suite(profile, plan))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if created and not any(out.parent.iterdir()):
-            out.parent.rmdir()
+        if moved:
+            shutil.rmtree(final, ignore_errors=True)
+        for folder in created:  # deepest first
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         raise
 
 
