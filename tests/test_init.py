@@ -207,6 +207,11 @@ def test_written_suite_runs_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "tickets.csv"
     write_tickets_csv(data, five_intent_rows("train", 20))
     assert invoke(str(data), "--cpu")[0] == 0
+    suite = tmp_path / "suite.yaml"
+    # As written, the suite runs the default forgetting probes (about 45 s a model on 2 CPU
+    # cores); one small probe keeps this test short and still probes the LoRA arm.
+    small_probe = "    - {name: prose, kind: perplexity, source: builtin:prose, max_tokens: 256}\n"
+    suite.write_text(suite.read_text() + "forgetting:\n  probes:\n" + small_probe)
     result = CliRunner().invoke(
         main,
         [
@@ -235,4 +240,5 @@ def test_written_suite_runs_end_to_end(tmp_path: Path) -> None:
         "lora",
     }
     assert all(arm["n"] == 10 for arm in results["arms"].values())
+    assert results["arms"]["lora"]["forgetting"]["measured"]
     assert BANKING.exists()
