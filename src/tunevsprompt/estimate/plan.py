@@ -67,7 +67,8 @@ class RunPlan:
             f"{duration(self.remaining_s)} on {self.device}{not_estimated} (per arm: --dry-run)"
         )
 
-    def _first_probed(self) -> ArmEstimate | None:
+    def first_probed(self) -> ArmEstimate | None:
+        """The first arm that runs forgetting probes: the base model's run with it."""
         return next((a for a in self.arms if a.work.probes and a.seconds is not None), None)
 
     def lines(self) -> list[str]:
@@ -81,7 +82,7 @@ class RunPlan:
         for arm in self.arms:
             estimate = "reused" if arm.work.reused else duration(arm.seconds)
             what = describe(arm.work)
-            if arm is self._first_probed() and w.base_probes:
+            if arm is self.first_probed() and w.base_probes:
                 what += " (+ the base model's)"
             out.append(f"{arm.work.name[:17]:<18}{what[:61]:<62}{estimate:>12}")
         out.append(
@@ -187,8 +188,9 @@ def plan_run(
     if work.needs_encoder:
         calibrate_encoder(data, device, costs)
     arms = [ArmEstimate(a, arm_seconds(a, costs)) for a in work.arms]
-    first_probed = next((a for a in arms if a.work.probes and a.seconds is not None), None)
+    loads = costs.llm_load_s + costs.encoder_load_s
+    plan = RunPlan(loaded.suite.name, device, work, costs, arms, FIXED_S, loads)
+    first_probed = plan.first_probed()
     if first_probed is not None and first_probed.seconds is not None:
         first_probed.seconds += sum(probe_seconds(p, costs) for p in work.base_probes)
-    loads = costs.llm_load_s + costs.encoder_load_s
-    return RunPlan(loaded.suite.name, device, work, costs, arms, FIXED_S, loads), generator
+    return plan, generator

@@ -77,15 +77,19 @@ def finished_record(
 ) -> dict[str, Any] | None:
     """The record of ``unit`` when a rerun into ``run_dir`` would reuse it whole (``config``
     is the arm's, before the unit's ``params``), else None."""
-    path = run_dir / PARTS_DIR / f"{unit.label}.json"
-    if not options.use_cache or not path.is_file():
-        return None
+    key = part_key(loaded, options, effective_config(config, unit.params), unit, forgetting)
     try:
-        part = json.loads(path.read_text(encoding="utf-8"))
+        part = matching_part(run_dir / PARTS_DIR / f"{unit.label}.json", key, options)
     except (OSError, ValueError):
         return None
-    key = part_key(loaded, options, effective_config(config, unit.params), unit, forgetting)
-    if not isinstance(part, dict) or part.get("key") != key:
+    record = part.get("record") if part else None
+    return record if isinstance(record, dict) else ({} if part else None)
+
+
+def matching_part(path: Path, key: str, options: RunOptions) -> dict[str, Any] | None:
+    """The part at ``path`` when the cache is on and it was written with ``key`` (the unit
+    is reused whole), else None. An unreadable part raises."""
+    if not options.use_cache or not path.is_file():
         return None
-    record = part.get("record")
-    return record if isinstance(record, dict) else {}
+    part = json.loads(path.read_text(encoding="utf-8"))
+    return part if isinstance(part, dict) and part.get("key") == key else None

@@ -4,7 +4,6 @@ What each kind of pass computes is in ``passes``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from tunevsprompt.execution.base import (
     load_hf_generator,
     prediction_cache_path,
 )
-from tunevsprompt.execution.part_key import part_key
+from tunevsprompt.execution.part_key import matching_part, part_key
 from tunevsprompt.execution.passes import PASSES, Pass
 from tunevsprompt.execution.units import Unit, UnitResult, effective_config
 from tunevsprompt.forgetting.measure import ForgettingMeter
@@ -113,18 +112,17 @@ class UnitRunner:
         config = effective_config(_arm_config(loaded, unit.arm), unit.params)
         part_path = self.run.run_dir / PARTS_DIR / f"{unit.label}.json"
         key = part_key(loaded, options, config, unit, self.meter.identity)
-        if options.use_cache and part_path.exists():
-            part = json.loads(part_path.read_text(encoding="utf-8"))
-            if part.get("key") == key:
-                self.observer.unit_finished(unit.label, reused=True)
-                return UnitResult(
-                    unit,
-                    part["record"],
-                    part.get("samples", []),
-                    part.get("visible_texts", []),
-                    part.get("probe_samples", []),
-                    reused=True,
-                )
+        part = matching_part(part_path, key, options)
+        if part is not None:
+            self.observer.unit_finished(unit.label, reused=True)
+            return UnitResult(
+                unit,
+                part["record"],
+                part.get("samples", []),
+                part.get("visible_texts", []),
+                part.get("probe_samples", []),
+                reused=True,
+            )
         job = Pass(
             loaded,
             config,
